@@ -1,0 +1,1 @@
+"""Statistics, verifiers, the query ledger and budget, reports and the ``isotope`` CLI."""

@@ -1,0 +1,48 @@
+"""The contract between verifiers and whatever answers their queries.
+
+A verifier never sees images or services: it asks a ``ScoreOracle`` for the score
+matrix of some (mark, auxiliary image) pairs and does statistics on it. The audit
+runner implements the oracle over a real provider (blending, ledger, budget); the
+simulations implement it over the mock directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+CLEAN = -1
+"""Mark index of an unmarked auxiliary image."""
+TRUE_MARK = 0
+"""Mark index of the person's own mark; external marks are 1..n_external."""
+
+
+class BudgetExhausted(Exception):
+    """The query or money budget cannot pay for the next request."""
+
+
+class ScoreOracle(Protocol):
+    """Scores of marked auxiliary images, label by label.
+
+    ``query(marks, images)`` returns a float array of shape
+    (len(marks), len(images), len(labels)): entry [a, b, l] is the statistic of label
+    ``labels[l]`` for auxiliary image ``images[b]`` blended with mark ``marks[a]``
+    (``TRUE_MARK``, an external mark 1..n_external, or ``CLEAN``). The statistic is
+    larger when the model leans more towards the label: a log-probability for full
+    output, minus the rank (K+1 when absent) for top-K or threshold output.
+    ``statistic`` says which. Repeated pairs are not billed twice.
+    Raises ``BudgetExhausted`` before spending past the budget.
+    """
+
+    labels: list[str]
+    n_images: int
+    n_external: int
+    statistic: str  # "log_prob" or "neg_rank"
+
+    def query(self, marks: Sequence[int], images: Sequence[int]) -> np.ndarray: ...
+
+    def queries_used(self) -> int:
+        """How many distinct (mark, image) pairs have been answered so far."""
+        ...

@@ -1,0 +1,41 @@
+"""What a verifier concludes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    """The three answers an audit can give."""
+
+    DETECTED = "detected"
+    NOT_DETECTED = "not_detected"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass
+class VerifierResult:
+    """A verifier's decision with the evidence for it.
+
+    ``p_value`` is the probability, under ``null_hypothesis``, of evidence at least as
+    strong as that observed (None where the method has no single p-value, e.g.
+    ``paper``'s round count). ``rounds`` holds per-round or per-stage statistics.
+    """
+
+    method: str
+    verdict: Verdict
+    label: str
+    p_value: float | None
+    null_hypothesis: str
+    level: float  # the error rate the method controls (or nominal λ for ``paper``)
+    queries: int  # distinct (mark, image) pairs answered
+    rounds: list[dict] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+    reason: str = ""  # e.g. "budget spent" for an inconclusive verdict
+
+    def to_json(self) -> dict:
+        """A JSON-serialisable dict."""
+        data = asdict(self)
+        data["verdict"] = self.verdict.value
+        return data
