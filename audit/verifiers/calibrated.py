@@ -1,0 +1,127 @@
+"""The default verifier: the true mark judged against the spread of external marks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
+from audit.verdict import Verdict, VerifierResult
+from audit.verifiers.budget_spent import budget_spent
+from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
+from audit.verifiers.inputs import (
+    check_externals,
+    check_images,
+    check_level,
+    image_order,
+    label_index,
+)
+
+
+def statistic_name(oracle_statistic: str, centre: bool) -> str:
+    """Human name of the per-mark statistic, for reports."""
+    if oracle_statistic == "neg_rank":
+        return "mean of minus the rank of label j"
+    if centre:
+        return "mean centred log-probability of label j (log p_j − mean over labels of log p)"
+    return "mean log-probability of label j"
+
+
+class CalibratedVerifier:
+    """K external marks as the null reference; one decision from (K + 1) · n queries.
+
+    Null hypothesis: the model did not learn the person's mark: its effect on label
+    j is one more draw from the distribution of the effects of the external marks
+    (the same family, never posted), all measured on the same n auxiliary images.
+    With ``calibration="t"`` the p-value is a prediction-interval t-test (valid when
+    mark effects are normal; its error rate under heavy tails is measured in
+    ``benchmarks/verifier_error_rates.py``); with ``"rank"`` it is the exact
+    exchangeability rank p-value, valid without normality but never below 1/(K+1).
+    The p-value is the probability that a mark the model never saw sits at least as
+    far above the externals as the true mark does. Detected iff p ≤ ``level``.
+    """
+
+    name = "calibrated"
+
+    def __init__(
+        self,
+        *,
+        n: int = 10,
+        externals: int = 49,
+        level: float = 0.01,
+        centre: bool = True,
+        calibration: str = "t",
+        seed: int = 0,
+    ) -> None:
+        if calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
+        if externals < 2:
+            raise ValueError(
+                f"the calibrated test needs at least 2 external marks, got {externals}"
+            )
+        if n < 2:
+            raise ValueError(f"n (images) must be at least 2, got {n}")
+        self.n = n
+        self.n_external = externals
+        self.level = check_level(level)
+        self.centre = centre
+        self.calibration = calibration
+        self.seed = seed
+
+    @property
+    def null_hypothesis(self) -> str:
+        """H0 in words, for reports."""
+        how = (
+            "drawn from the same normal distribution as"
+            if self.calibration == "t"
+            else "exchangeable with"
+        )
+        return (
+            f"the model did not learn the mark: its effect on label j is {how} the effects "
+            f"of {self.n_external} external marks of the same family on the same images"
+        )
+
+    def max_queries(self, n_images_available: int) -> int:
+        """(K + 1) marks × n images."""
+        return (self.n_external + 1) * min(self.n, n_images_available)
+
+    def run(self, oracle: ScoreOracle, label: str) -> VerifierResult:
+        """Query every mark on the same n images and test the true mark's statistic."""
+        j = label_index(oracle, label)
+        check_images(self.n, oracle)
+        check_externals(self.n_external, oracle, minimum=2)
+        images = image_order(oracle.n_images, self.seed)[: self.n]
+        marks = [TRUE_MARK, *range(1, self.n_external + 1)]
+        try:
+            scores = oracle.query(marks, images)
+        except BudgetExhausted:
+            return budget_spent(self, oracle, label, level=self.level, rounds=[])
+        centre = self.centre and oracle.statistic == "log_prob"
+        evidence = calibrated_evidence(scores, j, centre=centre)
+        p = evidence.p_value(self.calibration)
+        verdict = Verdict.DETECTED if p <= self.level else Verdict.NOT_DETECTED
+        summary = {
+            "stage": 1,
+            "n": self.n,
+            "externals": self.n_external,
+            **evidence.summary(),
+        }
+        return VerifierResult(
+            method=self.name,
+            verdict=verdict,
+            label=label,
+            p_value=p,
+            null_hypothesis=self.null_hypothesis,
+            level=self.level,
+            queries=oracle.queries_used(),
+            rounds=[summary],
+            details={
+                "statistic": statistic_name(oracle.statistic, centre),
+                "calibration": self.calibration,
+                "true_statistic": evidence.true_statistic,
+                "external_statistics": evidence.external_statistics,
+                "per_image_shift": evidence.per_image_shift,
+                "images": [int(b) for b in np.asarray(images)],
+                "p_t": evidence.p_t,
+                "p_rank": evidence.p_rank,
+            },
+        )

@@ -1,0 +1,50 @@
+"""Input checks shared by the verifiers: clear messages, raised before any query."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.oracle import ScoreOracle
+
+
+def label_index(oracle: ScoreOracle, label: str) -> int:
+    """Index of ``label`` in ``oracle.labels``; ``ValueError`` naming the known labels."""
+    if label not in oracle.labels:
+        known = ", ".join(oracle.labels[:20]) + (" ..." if len(oracle.labels) > 20 else "")
+        raise ValueError(f"label {label!r} is not one of the model's labels ({known})")
+    return oracle.labels.index(label)
+
+
+def check_images(n: int, oracle: ScoreOracle, *, minimum: int = 2) -> int:
+    """``n`` if the auxiliary pool holds that many images, else ``ValueError``."""
+    if n < minimum:
+        raise ValueError(f"n (images per round) must be at least {minimum}, got {n}")
+    if n > oracle.n_images:
+        raise ValueError(
+            f"n = {n} is larger than the auxiliary pool ({oracle.n_images} images): "
+            "add images to the auxiliary folder or lower n"
+        )
+    return n
+
+
+def check_externals(k: int, oracle: ScoreOracle, *, minimum: int = 1) -> int:
+    """``k`` if the oracle offers that many external marks, else ``ValueError``."""
+    if k < minimum:
+        raise ValueError(f"this method needs at least {minimum} external marks, got {k}")
+    if k > oracle.n_external:
+        raise ValueError(
+            f"this method needs {k} external marks but the audit has {oracle.n_external}"
+        )
+    return k
+
+
+def check_level(level: float, name: str = "level") -> float:
+    """``level`` if it lies in (0, 1), else ``ValueError``."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {level}")
+    return float(level)
+
+
+def image_order(n_available: int, seed: int) -> np.ndarray:
+    """A seeded permutation of the auxiliary pool: which images to query first."""
+    return np.random.default_rng(seed).permutation(n_available)

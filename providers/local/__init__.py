@@ -1,0 +1,1 @@
+"""The local torch provider: trainer, model file, Vertex-compatible server and client."""

@@ -1,0 +1,85 @@
+"""Fixtures for the mark engine's tests: private stores, generated images, the CLI."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from audit import cli_marks, cli_prepare
+from marks.kinds import make_mark
+from marks.store import MarkStore
+
+
+def photo(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB picture (JPEG-friendly, unlike white noise)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (max(2, height // 8), max(2, width // 8), 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def save(path: Path, pixels: np.ndarray, fmt: str | None = None, **options) -> Path:
+    """Write ``pixels`` as an image file (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = {2: "L", 3: "RGB"}[pixels.ndim] if pixels.shape[-1] != 4 else "RGBA"
+    Image.fromarray(pixels, mode).save(path, fmt, **options)
+    return path
+
+
+def jpeg_bytes(pixels: np.ndarray, **options) -> bytes:
+    """Encode ``pixels`` as JPEG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", **options)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MarkStore:
+    """A fresh private store holding one procedural mark named ``t``."""
+    opened = MarkStore.open(tmp_path / "store")
+    opened.add(make_mark("t", "procedural", seed=7))
+    return opened
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """A folder of 20 distinct 48x64 JPEGs plus one PNG in a subfolder."""
+    src = tmp_path / "photos"
+    for i in range(20):
+        save(src / f"p{i:02d}.jpg", photo(seed=i), quality=90)
+    save(src / "sub" / "q.png", photo(seed=99))
+    return src
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    """The mark engine's commands on a root app (as ``audit.cli`` registers them)."""
+    app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    cli_marks.register(app)
+    cli_prepare.register(app)
+    return app
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A CLI runner with stdout and stderr kept apart."""
+    return CliRunner()
+
+
+class ImageKit:
+    """The image helpers above, handed to tests as a fixture (conftest is not importable)."""
+
+    photo = staticmethod(photo)
+    save = staticmethod(save)
+    jpeg_bytes = staticmethod(jpeg_bytes)
+
+
+@pytest.fixture
+def kit() -> type[ImageKit]:
+    """Image generation helpers."""
+    return ImageKit

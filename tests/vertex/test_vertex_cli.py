@@ -1,0 +1,87 @@
+"""``isotope vertex ...`` against the storage emulator and the fake Vertex AI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from audit.cli import app
+
+from .conftest import BUCKET
+from .test_vertex_upload import make_folder
+
+PARENT = "projects/isotope-test/locations/us-central1"
+
+
+@pytest.fixture
+def isotope(cloud, tmp_path):
+    """Run ``isotope vertex ARGS`` against the fakes; returns (exit code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def run(*args: str, endpoint: bool = True) -> tuple[int, str, str]:
+        extra = ["--api-endpoint", cloud.url, "--project", "isotope-test"] if endpoint else []
+        result = runner.invoke(app, ["vertex", *args, *extra])
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def test_upload_create_dataset_train_no_wait(isotope, cloud, tmp_path):
+    folder = make_folder(tmp_path / "one", labels=("apple",))
+    ws = str(tmp_path / "ws")
+    code, out, err = isotope(
+        "upload", str(folder), "--bucket", f"gs://{BUCKET}/cli", "--label", "apple",
+        "--create-dataset", "cli-ds", "--workspace", ws, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["uploaded"] == 3 and data["import_uri"] == f"gs://{BUCKET}/cli/import.csv"
+    dataset = data["dataset"]
+    assert dataset.startswith(f"{PARENT}/datasets/")
+
+    code, out, err = isotope(
+        "train", "--dataset", dataset, "--budget-milli-node-hours", "8000", "--yes",
+        "--no-wait", "--workspace", ws, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    started = json.loads(out)
+    assert started["pipeline"].startswith(f"{PARENT}/trainingPipelines/")
+    assert started["max_cost_usd"] == pytest.approx(27.72)
+    assert "at most $27.72" in err
+
+    code, out, _ = isotope("operations", "--workspace", ws, "--json", endpoint=False)
+    kinds = {r["kind"]: r["name"] for r in json.loads(out)["operations"]}
+    assert kinds == {"dataset": dataset, "training_pipeline": started["pipeline"]}
+
+
+def test_train_asks_before_spending(isotope):
+    code, out, err = isotope("train", "--dataset", "1", "--budget-milli-node-hours", "8000")
+    assert code == 2 and "pass --yes" in err and out == ""
+    code, _, err = isotope("train", "--dataset", "1", "--budget-milli-node-hours", "100", "--yes")
+    assert code == 2 and "8,000..800,000" in err
+
+
+def test_deploy_undeploy_delete(isotope, cloud, model_file, tmp_path):
+    served = cloud.fake.deploy_file(model_file, PARENT)
+    model = cloud.fake.resources[served]["deployedModels"][0]["model"]
+    code, out, err = isotope("deploy", model, "--workspace", str(tmp_path), "--json")
+    assert code == 0, err
+    deployed = json.loads(out)
+    assert deployed["model"] == model
+    code, out, _ = isotope("undeploy", deployed["endpoint"], "--json")
+    assert json.loads(out) == {"undeployed": [deployed["deployed_model_id"]]}
+    code, out, _ = isotope("delete", deployed["endpoint"], "--yes")
+    assert code == 0 and out.strip() == f"deleted: {deployed['endpoint']}"
+    code, out, err = isotope("delete", deployed["endpoint"], "--yes", "--json")
+    assert code == 1
+    assert f"vertex delete {deployed['endpoint']}" in err
+    assert json.loads(out)["kind"] == "provider"
+
+
+def test_bad_input_is_one_line_not_a_traceback(isotope, tmp_path):
+    code, out, err = isotope("upload", str(tmp_path), "--bucket", "s3://x/y", "--label", "a")
+    assert code == 2 and "gs://bucket/prefix" in err and "Traceback" not in err + out
+    code, _, err = isotope("delete", "projects/p/locations/l/things/1", "--yes")
+    assert code == 2 and "full resource name" in err
