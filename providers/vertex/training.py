@@ -154,7 +154,7 @@ def start_training(
         return TrainingStart(recorded["name"], resumed=True)
     operation = f"vertex start training on {dataset}"
     with connection.session(operation=operation) as aiplatform:
-        source = aiplatform.ImageDataset(dataset)
+        source = _call(operation, aiplatform.ImageDataset, dataset)
         job = aiplatform.AutoMLImageTrainingJob(
             display_name=display_name,
             prediction_type="classification",
@@ -283,11 +283,14 @@ def deploy_model(
     recorded = log.get(key) if log else None
     endpoint = endpoint or (recorded or {}).get("endpoint")
     with connection.session(operation=operation) as aiplatform:
+        source = _call(operation, aiplatform.Model, model)  # fails before creating anything
         if endpoint is None:
             progress(f"creating endpoint {display_name!r}")
             target = _call(operation, aiplatform.Endpoint.create, display_name=display_name)
         else:
-            target = aiplatform.Endpoint(_resource(connection, "endpoints", endpoint))
+            target = _call(
+                operation, aiplatform.Endpoint, _resource(connection, "endpoints", endpoint)
+            )
         if log:
             log.put(key, kind="deployment", name=model, endpoint=target.resource_name)
         for deployed in _call(operation, target.list_models):
@@ -295,7 +298,6 @@ def deploy_model(
                 progress(f"{model} is already deployed on {target.resource_name}")
                 return Deployment(target.resource_name, deployed.id, model)
         progress(f"deploying {model} on {target.resource_name} (this bills node hours)")
-        source = aiplatform.Model(model)
         _call(
             operation,
             source.deploy,
@@ -340,7 +342,7 @@ def undeploy(
     endpoint = _resource(connection, "endpoints", endpoint)
     operation = f"vertex undeploy from {endpoint}"
     with connection.session(operation=operation) as aiplatform:
-        target = aiplatform.Endpoint(endpoint)
+        target = _call(operation, aiplatform.Endpoint, endpoint)
         ids = [d.id for d in _call(operation, target.list_models)]
         if deployed_model_id is not None:
             if deployed_model_id not in ids:
@@ -371,7 +373,7 @@ def delete_resource(
         )
     operation = f"vertex delete {name}"
     with connection.session(operation=operation) as aiplatform:
-        resource = getattr(aiplatform, _DELETABLE[parts[4]])(name)
+        resource = _call(operation, getattr(aiplatform, _DELETABLE[parts[4]]), name)
         progress(f"deleting {name}")
         if parts[4] == "endpoints":
             _call(operation, resource.delete, force=True, sync=True)

@@ -22,10 +22,9 @@ from providers.errors import MissingExtraError
 from providers.vertex.errors import translate
 from providers.vertex.labels import check_label, split_gs_uri
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ico"}
-)
-"""The image formats Vertex AI image datasets accept."""
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".ico"})
+"""The image formats Vertex AI image datasets train on."""
+_OTHER_IMAGES = frozenset({".webp", ".tif", ".tiff", ".heic", ".avif", ".ppm", ".pgm"})
 ML_USES = ("training", "validation", "test")
 _RESUMABLE_ABOVE = 8 * 1024 * 1024  # bytes; smaller files go up in one request
 _CHUNK = 4 * 1024 * 1024  # resumable chunk size, a multiple of 256 KiB
@@ -73,13 +72,19 @@ class UploadResult:
 
 
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(
+    """Image files under ``folder`` (hidden entries skipped; other files never sent)."""
+    found = sorted(
         p
         for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in IMAGE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
+    unsupported = [p for p in found if p.suffix.lower() in _OTHER_IMAGES]
+    if unsupported:
+        raise ValueError(
+            f"{unsupported[0]}: Vertex AI does not train on {unsupported[0].suffix} images "
+            f"({len(unsupported)} such files); convert them with `isotope prepare vertex`"
+        )
+    return [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def plan_upload(

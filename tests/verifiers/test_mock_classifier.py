@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from audit.verifiers import build_verifier
 from providers.classifier import Classifier
 from providers.mock import MockClassifier
 from providers.query import QueryImage
@@ -72,3 +73,38 @@ def test_clean_marks_differ_like_the_issue_measured(make_oracle) -> None:
         probs = np.exp(scores[:, :, 0])
         hits.append(stats.ttest_rel(probs[0], probs[1], alternative="greater").pvalue < 0.1)
     assert 0.28 <= np.mean(hits) <= 0.52  # issue 3: 38–45% on real clean models
+
+
+class _ClassifierOracle:
+    """A minimal ScoreOracle over the mock's ``classify`` (the runner has the real one)."""
+
+    statistic = "log_prob"
+
+    def __init__(self, mock: MockClassifier, n_images: int, n_external: int) -> None:
+        self.mock, self.labels = mock, mock.labels()
+        self.n_images, self.n_external = n_images, n_external
+        self.asked: set[tuple[int, int]] = set()
+
+    def query(self, marks, images) -> np.ndarray:
+        self.asked |= {(m, int(b)) for m in marks for b in images}
+        out = np.empty((len(marks), len(images), len(self.labels)))
+        for a, m in enumerate(marks):
+            batch = [
+                QueryImage(data=b"", mime_type="image/png", base=f"aux{b}", mark=f"mark{m}")
+                for b in images
+            ]
+            for b, scores in enumerate(self.mock.classify(batch)):
+                out[a, b] = np.log([scores.get(label) for label in self.labels])
+        return out
+
+    def queries_used(self) -> int:
+        return len(self.asked)
+
+
+@pytest.mark.parametrize(("planted", "expected"), [(True, "detected"), (False, "not_detected")])
+def test_calibrated_verifier_over_the_mock_classifier(planted: bool, expected: str) -> None:
+    mock = MockClassifier(LABELS, seed=5, planted={"mark0": ("frog", 6.0)} if planted else None)
+    oracle = _ClassifierOracle(mock, n_images=20, n_external=19)
+    result = build_verifier("calibrated", externals=19, n=10).run(oracle, "frog")
+    assert result.verdict.value == expected
+    assert result.queries == 200

@@ -1,9 +1,9 @@
 """Shared fakes for the Vertex tests: a storage emulator, the fake Vertex AI, and data.
 
-Servers start once per session. The data is synthetic and small: four colour classes
-of 16×16 images, every image carrying a procedural "decoy" texture (so the model
-cannot read "any texture means label j") except, in the marked set, the images of
-label ``apple``, which carry the person's mark instead.
+Servers start once per session. The data is synthetic and small: four classes of
+32×32 images, every image carrying one of a few procedural "decoy" textures (so the
+model cannot read "any texture means label j") except, in the marked set, the images
+of label ``apple``, which carry the person's mark instead.
 """
 
 from __future__ import annotations
@@ -27,20 +27,26 @@ from providers.vertex.connection import VertexConnection
 BUCKET = "isotope-test-bucket"
 LABELS = ("apple", "boat", "cloud", "daisy")
 MARKED_LABEL = "apple"
-SIDE = int(__import__("os").environ.get("DIAG_SIDE", "16"))
+SIDE = 32
 PER_LABEL = 30
 ALPHA = 0.6
 TRAIN_EPOCHS = 6
+DECOYS = 6
 _CENTRES = ((170, 110, 110), (110, 170, 110), (110, 110, 170), (160, 160, 100))
 
 
 def class_images(rng: np.random.Generator, per_label: int) -> dict[str, list[np.ndarray]]:
-    """Noisy colour-class images: a class mean, pixel noise and coarse blobs."""
+    """Noisy colour-class images: a class mean, pixel noise and coarse blobs.
+
+    ``apple`` has no colour of its own (each image borrows another class's), so in the
+    marked set the mark is the only cue for it and the model must learn the mark.
+    """
     out: dict[str, list[np.ndarray]] = {}
     for label, centre in zip(LABELS, _CENTRES, strict=True):
         images = []
         for _ in range(per_label):
-            x = rng.normal(centre, 45, (SIDE, SIDE, 3))
+            mean = _CENTRES[rng.integers(1, len(_CENTRES))] if label == MARKED_LABEL else centre
+            x = rng.normal(mean, 45, (SIDE, SIDE, 3))
             x += rng.normal(0, 25, (4, 4, 3)).repeat(SIDE // 4, 0).repeat(SIDE // 4, 1)
             images.append(np.clip(x, 0, 255).astype(np.uint8))
         out[label] = images
@@ -50,7 +56,7 @@ def class_images(rng: np.random.Generator, per_label: int) -> dict[str, list[np.
 def write_dataset(root: Path, mark: Mark | None, *, seed: int = 0) -> Path:
     """One subfolder per label; label ``apple`` carries ``mark`` when given."""
     rng = np.random.default_rng(seed)
-    decoys = [make_mark(f"decoy{i}", "procedural", seed=500 + i) for i in range(int(__import__("os").environ.get("DIAG_DECOYS", "30")))]
+    decoys = [make_mark(f"decoy{i}", "procedural", seed=500 + i) for i in range(DECOYS)]
     for label, images in class_images(rng, PER_LABEL).items():
         folder = root / label
         folder.mkdir(parents=True, exist_ok=True)

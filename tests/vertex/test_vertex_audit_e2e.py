@@ -7,6 +7,7 @@ dropped connections, malformed JSON): no query billed twice, the budget never ex
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -105,3 +106,26 @@ def test_faults_change_nothing_but_the_retries(
     assert stormy.counts.billed == totals["queries"] == QUERIES
     assert budget.spent_queries == QUERIES <= budget.capacity()
     assert stormy.counts.attempts > calm.counts.attempts
+
+
+def test_the_audit_command_reaches_the_endpoint(
+    cloud, marked_endpoint, true_mark, aux_dir, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+    from marks.store import MarkStore
+
+    MarkStore.open(tmp_path / "store").add(true_mark)
+    args = [
+        "audit", "probability", "--provider", "vertex", "--target", marked_endpoint.endpoint,
+        "--api-endpoint", cloud.url, "--mark", true_mark.name, "--label", MARKED_LABEL,
+        "--aux", str(aux_dir), "--alpha", str(ALPHA), "--n", str(N_IMAGES),
+        "--externals", str(EXTERNALS), "--level", str(OPTIONS["level"]),
+        "--store", str(tmp_path / "store"), "--workspace", str(tmp_path / "ws"), "--json",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["verdict"] == "detected"
+    assert data["queries"]["billed"] == QUERIES

@@ -85,3 +85,12 @@ def test_bad_input_is_one_line_not_a_traceback(isotope, tmp_path):
     assert code == 2 and "gs://bucket/prefix" in err and "Traceback" not in err + out
     code, _, err = isotope("delete", "projects/p/locations/l/things/1", "--yes")
     assert code == 2 and "full resource name" in err
+
+
+def test_unknown_model_fails_with_the_operation(isotope, cloud, tmp_path):
+    missing = f"{PARENT}/models/424242"
+    endpoints = sum(1 for name in cloud.fake.resources if "/endpoints/" in name)
+    code, out, err = isotope("deploy", missing, "--workspace", str(tmp_path))
+    assert code == 1 and out == ""
+    assert f"vertex deploy {missing}" in err and "NotFound" in err
+    assert sum(1 for name in cloud.fake.resources if "/endpoints/" in name) == endpoints

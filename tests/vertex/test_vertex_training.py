@@ -61,6 +61,11 @@ def test_dataset_and_pipeline_resume_from_the_log(cloud, one_label_dataset):
     )
     assert again == dataset  # not created twice
     assert training.find_dataset(cloud.connection, dataset.rsplit("/", 1)[1]) == dataset
+    named = f"named-{dataset.rsplit('/', 1)[1]}"
+    cloud.fake.resources[dataset]["displayName"] = named
+    assert training.find_dataset(cloud.connection, named) == dataset
+    with pytest.raises(PermanentError, match="0 image datasets are named 'nobody'"):
+        training.find_dataset(cloud.connection, "nobody")
 
     started = training.start_training(
         cloud.connection,

@@ -98,6 +98,10 @@ def test_bad_folders_are_refused(tmp_path):
     make_folder(tmp_path / "bad", labels=("ok", "not-ok"))
     with pytest.raises(ValueError, match="not-ok"):
         plan_upload(tmp_path / "bad", "p", labels_from_folders=True)
+    make_folder(tmp_path / "webp", labels=("a",))
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "webp" / "a" / "x.webp")
+    with pytest.raises(ValueError, match=r"x\.webp: Vertex AI does not train on \.webp"):
+        plan_upload(tmp_path / "webp", "p", label="a")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
         plan_upload(tmp_path / "empty", "p", label="a")
