@@ -177,6 +177,8 @@ def train(
         from providers.vertex import training
         from providers.vertex.oplog import OperationLog
 
+        if deploy and not wait:
+            raise ValueError("--deploy needs --wait (deploy later with `isotope vertex deploy`)")
         price = training.TRAINING_NODE_HOUR_USD if node_hour_usd is None else node_hour_usd
         cost = training.training_cost_usd(budget, price)
         _say(
@@ -207,13 +209,12 @@ def train(
             "max_cost_usd": cost,
         }
         if wait:
-            key = f"training:{dataset_name}:{budget}:{display_name}"
             data["model"] = training.wait_for_training(
                 connection,
                 started.pipeline,
                 poll_s=poll_seconds,
                 log=log,
-                log_key=key,
+                log_key=started.log_key,
                 progress=_say,
             )
             if deploy:

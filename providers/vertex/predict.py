@@ -12,7 +12,7 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 
-from providers.errors import BadReplyError, PermanentError
+from providers.errors import BadImageError, BadReplyError, PermanentError
 from providers.query import QueryImage
 from providers.scores import OutputMode, Scores
 from providers.vertex.connection import VertexConnection
@@ -114,7 +114,8 @@ class VertexClassifier:
         except PermanentError as exc:
             # An endpoint that takes fewer instances per request says so with a 400;
             # halve the request and remember the smaller size.
-            if len(instances) == 1 or "instance" not in str(exc).lower():
+            about_images = isinstance(exc, BadReplyError | BadImageError)
+            if len(instances) == 1 or about_images or "instance" not in str(exc).lower():
                 raise
             half = len(instances) // 2
             self.max_batch = max(1, min(self.max_batch, half))

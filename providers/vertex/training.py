@@ -122,10 +122,14 @@ def find_dataset(connection: VertexConnection, name_or_id: str) -> str:
 
 @dataclass(frozen=True)
 class TrainingStart:
-    """A training pipeline that runs (or ran) on Vertex AI; ``resumed`` if found in the log."""
+    """A training pipeline that runs (or ran) on Vertex AI; ``resumed`` if found in the log.
+
+    ``log_key`` is its key in the ``OperationLog`` (pass it to ``wait_for_training``).
+    """
 
     pipeline: str
     resumed: bool
+    log_key: str
 
 
 def start_training(
@@ -151,7 +155,7 @@ def start_training(
         "PIPELINE_STATE_CANCELLED",
     ):
         progress(f"resuming training pipeline {recorded['name']}")
-        return TrainingStart(recorded["name"], resumed=True)
+        return TrainingStart(recorded["name"], resumed=True, log_key=key)
     operation = f"vertex start training on {dataset}"
     with connection.session(operation=operation) as aiplatform:
         source = _call(operation, aiplatform.ImageDataset, dataset)
@@ -196,7 +200,7 @@ def start_training(
     if log:
         log.put(key, kind="training_pipeline", name=name, state="PIPELINE_STATE_RUNNING")
     progress(f"training pipeline {name} started")
-    return TrainingStart(name, resumed=False)
+    return TrainingStart(name, resumed=False, log_key=key)
 
 
 def wait_for_training(

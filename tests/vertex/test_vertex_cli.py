@@ -94,3 +94,36 @@ def test_unknown_model_fails_with_the_operation(isotope, cloud, tmp_path):
     assert code == 1 and out == ""
     assert f"vertex deploy {missing}" in err and "NotFound" in err
     assert sum(1 for name in cloud.fake.resources if "/endpoints/" in name) == endpoints
+
+
+def test_train_waits_then_deploys(isotope, cloud, tmp_path):
+    folder = make_folder(tmp_path / "two", labels=("apple", "boat"), per_label=4, side=32)
+    ws = str(tmp_path / "ws")
+    code, out, err = isotope(
+        "upload", str(folder), "--bucket", f"gs://{BUCKET}/cli2", "--labels-from-folders",
+        "--create-dataset", "cli-two", "--workspace", ws, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    dataset = json.loads(out)["dataset"]
+    code, out, err = isotope(
+        "train", "--dataset", "cli-two", "--budget-milli-node-hours", "8000", "--yes",
+        "--deploy", "--poll-seconds", "0.05", "--workspace", ws, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    done = json.loads(out)
+    assert done["dataset"] == dataset and done["resumed"] is False
+    assert done["model"].startswith(f"{PARENT}/models/")
+    deployed = cloud.fake.resources[done["endpoint"]]["deployedModels"]
+    assert [d["id"] for d in deployed] == [done["deployed_model_id"]]
+    assert "PIPELINE_STATE_SUCCEEDED" in err  # progress went to stderr
+    # Run again: the recorded pipeline and deployment are reused, nothing is paid twice.
+    code, out, err = isotope(
+        "train", "--dataset", "cli-two", "--budget-milli-node-hours", "8000", "--yes",
+        "--deploy", "--poll-seconds", "0.05", "--workspace", ws, "--json",
+    )  # fmt: skip
+    again = json.loads(out)
+    assert code == 0 and again["resumed"] is True
+    assert (again["pipeline"], again["endpoint"]) == (done["pipeline"], done["endpoint"])
+    code, _, err = isotope("train", "--dataset", "x", "--budget-milli-node-hours", "8000",
+                           "--yes", "--deploy", "--no-wait")  # fmt: skip
+    assert code == 2 and "--deploy needs --wait" in err

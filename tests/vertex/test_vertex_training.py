@@ -82,7 +82,7 @@ def test_dataset_and_pipeline_resume_from_the_log(cloud, one_label_dataset):
         log=log,
     )
     assert not started.resumed and resumed.resumed and resumed.pipeline == started.pipeline
-    key = f"training:{dataset}:8000:one"
+    key = started.log_key
     with pytest.raises(PermanentError) as caught:
         training.wait_for_training(
             cloud.connection, started.pipeline, poll_s=0.05, log=log, log_key=key

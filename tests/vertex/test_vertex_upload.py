@@ -16,12 +16,12 @@ from providers.vertex.upload import plan_upload, upload_folder
 from .conftest import BUCKET
 
 
-def make_folder(root: Path, labels=("apple", "boat"), per_label: int = 3) -> Path:
+def make_folder(root: Path, labels=("apple", "boat"), per_label: int = 3, side: int = 8) -> Path:
     rng = np.random.default_rng(0)
     for label in labels:
         (root / label).mkdir(parents=True)
         for index in range(per_label):
-            pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            pixels = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / label / f"{index}.png")
     return root
 
