@@ -32,7 +32,7 @@ _SUPER = 2  # render at 2× and box-downsample: anti-aliased edges
 
 def _shape_mask(kind: str, rng: np.random.Generator, n: int) -> np.ndarray:
     """A soft mask (n, n) in [0, 1] of one shape with random size, place and tilt."""
-    r = rng.uniform(0.22, 0.36) * n  # half-size
+    r = rng.uniform(0.16, 0.32) * n  # half-size
     cy, cx = rng.uniform(r + 1, n - r - 1, 2)
     tilt = rng.uniform(-0.35, 0.35)  # radians; small so squares stay unlike diamonds
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) + 0.5
@@ -96,15 +96,12 @@ def render(label: int, rng: np.random.Generator) -> np.ndarray:
     n = SIZE * _SUPER
     image = _background(rng, n)
     mask = _shape_mask(LABELS[label], rng, n)[..., None]
-    colour = rng.uniform(0, 255, 3).astype(np.float32)
-    # Keep the shape visible: push its colour away from the background mean.
-    bg_mean = image.mean(axis=(0, 1))
-    if np.abs(colour - bg_mean).sum() < 90:
-        colour = np.where(bg_mean > 127, colour * 0.5, 255 - (255 - colour) * 0.5)
+    # Partly the background's colour: contrast varies, some shapes are faint (as in photos).
+    colour = 0.6 * rng.uniform(0, 255, 3) + 0.4 * image.mean(axis=(0, 1))
     shaded = colour * rng.uniform(0.8, 1.1, (n, 1, 1)).astype(np.float32)
     image = image * (1 - mask) + shaded * mask
     image = image.reshape(SIZE, _SUPER, SIZE, _SUPER, 3).mean(axis=(1, 3))
-    image += rng.normal(0, rng.uniform(3, 10), image.shape)
+    image += rng.normal(0, rng.uniform(6, 16), image.shape)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
