@@ -181,7 +181,10 @@ def _verdict_table(result) -> Table:
         ],
         "level": [f"{s.outcome.result.level}" for s in result.sides],
         "queries": [str(s.outcome.counts.billed) for s in result.sides],
-        "report": [str(s.outcome.report.folder) if s.outcome.report else "-" for s in result.sides],
+        "report (in workdir)": [
+            str(s.outcome.report.folder.relative_to(result.workdir)) if s.outcome.report else "-"
+            for s in result.sides
+        ],
     }
     for name, values in rows.items():
         table.add_row(name, *values)
@@ -198,7 +201,7 @@ def demo_command(
     label: str | None = typer.Option(
         None, "--label", help="The label to mark (default: triangle)."
     ),
-    epochs: int = typer.Option(15, "--epochs", min=1, help="Training epochs per model."),
+    epochs: int = typer.Option(30, "--epochs", min=1, help="Training epochs per model."),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:

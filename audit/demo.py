@@ -44,12 +44,12 @@ class DemoConfig:
 
     per_class: int = 300  # generated training images per label
     aux_per_class: int = 40  # generated auxiliary images per label (held out)
-    epochs: int = 15
+    epochs: int = 30
     alpha: float = 0.4
     fraction: float = 0.1
     label: str | None = None  # the person's label j; default "triangle" / the first label
     method: str = "calibrated"
-    options: dict = field(default_factory=lambda: {"n": 40})
+    options: dict = field(default_factory=lambda: {"n": 100})
     arch: str = "small"
     device: str = "auto"
     seed: int = 0

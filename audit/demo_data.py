@@ -2,9 +2,13 @@
 
 Each 32×32 image is a smooth random-colour background with texture and clutter, one
 foreground shape whose *kind* is the label (colour, size, position and a small
-rotation vary), and sensor noise. Colour carries no class information, so a model
-must learn shapes: hard enough that a small CNN does not reach 100 % at once, which
-leaves room for a spurious feature (an isotope mark) to be learned, as on real data.
+rotation vary; its colour is partly the background's, so some shapes are faint), and
+sensor noise. Colour carries no class information, so a model must learn shapes.
+
+The difficulty is tuned so that an isotope mark is learned, as on real photos: on an
+easier version (bold shapes, ~95 % held-out accuracy) the ``small`` CNN had little
+reason to use the mark (true mark 0.8–2.0 external-mark standard deviations above
+the externals on label j); at this difficulty (~87 % after 30 epochs) it was 2.8.
 """
 
 from __future__ import annotations
