@@ -33,8 +33,15 @@ PAPER_QUERIES = 2500
 CANDIDATES: list[tuple[str, str, dict]] = [
     ("paper", "paper", {}),
     *[
-        ("calibrated", "calibrated", {"externals": k, "n": n})
-        for k, n in [(9, 10), (19, 5), (49, 5), (49, 10), (99, 5)]
+        ("calibrated", "calibrated", {"externals": k, "n": n, "calibration": c})
+        for k, n, c in [
+            (9, 10, "t"),
+            (19, 5, "t"),
+            (49, 5, "t"),
+            (49, 10, "t"),
+            (99, 5, "t"),
+            (99, 5, "rank"),
+        ]
     ],
     *[
         ("sequential", "sequential", {"stages": stages})

@@ -40,20 +40,18 @@ LABEL_ONLY = replace(
 TOP3 = {"statistic": "neg_rank", "top_k": 3}
 
 # name, method, verifier options, oracle options
+T49 = {"externals": 49, "n": 10, "calibration": "t"}
 CONFIGS: list[tuple[str, str, dict, dict]] = [
     ("paper n250 Q5 1 ext (λ=0.1)", "paper", {}, {"n_images": 1000}),
     ("paper n250 Q5 5 ext all", "paper", {"externals": 5}, {"n_images": 1000}),
-    ("calibrated K49 n10 (default)", "calibrated", {}, {}),
-    ("calibrated K49 n10 raw logp", "calibrated", {"centre": False}, {}),
-    ("calibrated K19 n5 (100 q)", "calibrated", {"externals": 19, "n": 5}, {}),
-    (
-        "calibrated K99 n5 exact rank",
-        "calibrated",
-        {"externals": 99, "n": 5, "calibration": "rank"},
-        {},
-    ),
-    ("calibrated default, t3 tails", "calibrated", {}, {"spec": HEAVY}),
-    ("calibrated default, label-only", "calibrated", {}, {"spec": LABEL_ONLY}),
+    ("calibrated K99 n5 exact (default)", "calibrated", {}, {}),
+    ("calibrated K99 n5 exact, t3 tails", "calibrated", {}, {"spec": HEAVY}),
+    ("calibrated K99 n5 exact, label-only", "calibrated", {}, {"spec": LABEL_ONLY}),
+    ("calibrated K49 n10 t", "calibrated", T49, {}),
+    ("calibrated K49 n10 t raw logp", "calibrated", {**T49, "centre": False}, {}),
+    ("calibrated K49 n10 t, t3 tails", "calibrated", T49, {"spec": HEAVY}),
+    ("calibrated K49 n10 t, label-only", "calibrated", T49, {"spec": LABEL_ONLY}),
+    ("calibrated K19 n5 t (100 q)", "calibrated", {"externals": 19, "n": 5}, {}),
     ("sequential (default)", "sequential", {}, {}),
     ("sequential, t3 tails", "sequential", {}, {"spec": HEAVY}),
     ("rank top-3 (default, exact)", "rank", {}, TOP3),

@@ -12,7 +12,7 @@ import pytest
 from audit.verifiers import build_verifier
 from audit.verifiers.simulation import detection_rate
 
-POOL = {"n_images": 30, "n_external": 50}
+POOL = {"n_images": 30, "n_external": 100}
 
 
 @pytest.mark.slow

@@ -105,6 +105,7 @@ class _ClassifierOracle:
 def test_calibrated_verifier_over_the_mock_classifier(planted: bool, expected: str) -> None:
     mock = MockClassifier(LABELS, seed=5, planted={"mark0": ("frog", 6.0)} if planted else None)
     oracle = _ClassifierOracle(mock, n_images=20, n_external=19)
-    result = build_verifier("calibrated", externals=19, n=10).run(oracle, "frog")
+    result = build_verifier("calibrated", externals=19, n=10, calibration="t")
+    result = result.run(oracle, "frog")
     assert result.verdict.value == expected
     assert result.queries == 200

@@ -16,8 +16,9 @@ STRONG = 6.0
 
 @pytest.mark.parametrize("method", ["calibrated", "sequential", "paper", "rank"])
 def test_a_very_strong_isotope_is_detected(method: str, make_oracle) -> None:
-    options = {"n": 30} if method == "paper" else {"externals": 49} if method == "rank" else {}
-    options |= {"calibration": "t"} if method == "rank" else {}
+    options = {"n": 30} if method == "paper" else {}
+    if method in ("rank", "calibrated"):
+        options = {"externals": 49, "n": 10, "calibration": "t"}
     result = build_verifier(method, **options).run(make_oracle(effect=STRONG, seed=7), "l0")
     assert result.verdict is Verdict.DETECTED
     assert result.label == "l0"
@@ -26,14 +27,16 @@ def test_a_very_strong_isotope_is_detected(method: str, make_oracle) -> None:
 
 
 def test_calibrated_reports_what_a_plot_needs(make_oracle) -> None:
-    result = build_verifier("calibrated").run(make_oracle(effect=STRONG), "l0")
-    assert result.p_value is not None and result.p_value < 1e-4
+    oracle = make_oracle(effect=STRONG, n_external=99)
+    result = build_verifier("calibrated").run(oracle, "l0")
+    assert result.p_value == pytest.approx(1 / 100)  # exact rank p-value, K = 99
+    assert result.verdict is Verdict.DETECTED
     assert result.queries == 500
     details = result.details
-    assert len(details["external_statistics"]) == 49
-    assert len(details["per_image_shift"]) == 10
+    assert len(details["external_statistics"]) == 99
+    assert len(details["per_image_shift"]) == 5
     assert details["true_statistic"] > max(details["external_statistics"])
-    assert details["p_rank"] == pytest.approx(1 / 50)
+    assert details["p_t"] < 1e-4
     assert "centred" in details["statistic"]
 
 

@@ -19,7 +19,7 @@ def test_registry() -> None:
         build_verifier("bayes")
     with pytest.raises(ValueError, match="method 'paper'"):
         build_verifier("paper", externals_please=3)
-    assert build_verifier("calibrated", n=None).n == 10  # None means "default"
+    assert build_verifier("calibrated", n=None).n == 5  # None means "default"
 
 
 def test_max_queries() -> None:
@@ -42,7 +42,7 @@ def test_n_larger_than_the_pool(method: str, make_oracle) -> None:
 
 
 def test_not_enough_external_marks(make_oracle) -> None:
-    with pytest.raises(ValueError, match="needs 49 external marks but the audit has 5"):
+    with pytest.raises(ValueError, match="needs 99 external marks but the audit has 5"):
         build_verifier("calibrated").run(make_oracle(n_external=5), "l0")
     with pytest.raises(ValueError, match="at least 2 external marks"):
         build_verifier("calibrated", externals=1)
@@ -64,10 +64,19 @@ def test_budget_spent_is_inconclusive_with_the_evidence_so_far(
     method: str, options: dict, rounds_done: int, make_oracle
 ) -> None:
     budget = 90 if method == "paper" else 200
-    oracle = make_oracle(max_queries=budget, effect=0.5, n_images=400)
+    oracle = make_oracle(max_queries=budget, effect=0.5, n_images=400, n_external=100)
     result = build_verifier(method, **options).run(oracle, "l0")
     assert result.verdict is Verdict.INCONCLUSIVE
     assert result.reason == "budget spent"
     assert len(result.rounds) == rounds_done
     assert result.queries == oracle.queries_used() <= budget
     assert result.to_json()["verdict"] == "inconclusive"
+
+
+def test_auto_calibration_is_exact_when_it_can_reach_the_level() -> None:
+    assert build_verifier("calibrated").calibration == "rank"  # K = 99 at level 0.01
+    assert build_verifier("calibrated", externals=19).calibration == "t"
+    assert build_verifier("calibrated", externals=19, level=0.05).calibration == "rank"
+    assert "exchangeable" in build_verifier("calibrated").null_hypothesis
+    with pytest.raises(ValueError, match="calibration must be"):
+        build_verifier("calibrated", calibration="bootstrap")
