@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,25 +17,19 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.text import Text
 
 from audit.budget import Budget
+from audit.cli_errors import EXIT_BUDGET, fail, guarded
 from audit.oracle import BudgetExhausted
 from audit.prices import price_per_query
 from audit.provider_oracle import LOG_PROB, NEG_RANK
 from audit.provider_registry import PROVIDERS, build_classifier
 from marks.errors import MarkEngineError
 from marks.store import MarkStore
-from providers.errors import MissingExtraError, ProviderError
 
 if TYPE_CHECKING:
     from audit.audit_run import AuditOutcome, AuditPlan
 
-# Mirrors audit.audit_run's codes; that module (scipy, matplotlib) loads only when a
-# command runs, so ``isotope --help`` stays fast.
-EXIT_PROVIDER = 1
-EXIT_BAD_INPUT = 2
-EXIT_BUDGET = 3
 EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
 DEFAULT_WORKSPACE = Path("isotope-workspace")
 DEFAULT_ALPHA = 0.4
@@ -51,28 +46,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
 
 
-def _fail(message: str, code: int, as_json: bool) -> typer.Exit:
-    # Text, not markup: a message may hold brackets (e.g. "[prices]") that are not styles.
-    _err.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
-    if as_json:
-        kind = {EXIT_PROVIDER: "provider", EXIT_BAD_INPUT: "bad_input", EXIT_BUDGET: "budget"}
-        print(json.dumps({"error": message, "kind": kind.get(code, "error"), "exit_code": code}))
-    return typer.Exit(code)
-
-
 @contextmanager
-def _guarded(as_json: bool):
+def _guarded(as_json: bool) -> Iterator[None]:
     """Turn library errors into a one-line message and the documented exit code."""
     try:
-        yield
-    except typer.Exit:
-        raise
-    except ProviderError as exc:
-        raise _fail(str(exc), EXIT_PROVIDER, as_json) from None
+        with guarded(as_json, bad_input=(MarkEngineError,)):
+            yield
     except BudgetExhausted as exc:
-        raise _fail(str(exc), EXIT_BUDGET, as_json) from None
-    except (ValueError, MarkEngineError, MissingExtraError, OSError) as exc:
-        raise _fail(str(exc), EXIT_BAD_INPUT, as_json) from None
+        raise fail(str(exc), EXIT_BUDGET, as_json) from None
     except KeyboardInterrupt:
         _err.print("interrupted: every reply received is in the ledger; run again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -19,10 +19,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from providers.errors import MissingExtraError, ProviderError
+from audit.cli_errors import EXIT_BAD_INPUT, guarded
 
-EXIT_PROVIDER = 1
-EXIT_BAD_INPUT = 2
 DEFAULT_WORKSPACE = Path("isotope-workspace")
 
 vertex_app = typer.Typer(
@@ -59,22 +57,8 @@ def _guarded(as_json: bool) -> Iterator[None]:
     """Library errors become one line on stderr and the documented exit code."""
     # The SDK logs to stdout at INFO; keep stdout for results.
     logging.getLogger("google.cloud.aiplatform").setLevel(logging.WARNING)
-    try:
+    with guarded(as_json):
         yield
-    except typer.Exit:
-        raise
-    except ProviderError as exc:
-        raise _fail(str(exc), EXIT_PROVIDER, as_json) from None
-    except (ValueError, MissingExtraError, OSError) as exc:
-        raise _fail(str(exc), EXIT_BAD_INPUT, as_json) from None
-
-
-def _fail(message: str, code: int, as_json: bool) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
-    if as_json:
-        kind = "provider" if code == EXIT_PROVIDER else "bad_input"
-        print(json.dumps({"error": message, "kind": kind, "exit_code": code}))
-    return typer.Exit(code)
 
 
 def _connection(

@@ -49,7 +49,7 @@ class DemoConfig:
     fraction: float = 0.1
     label: str | None = None  # the person's label j; default "triangle" / the first label
     method: str = "calibrated"
-    options: dict = field(default_factory=lambda: {"n": 100})
+    options: dict = field(default_factory=dict)  # the verifier's defaults
     arch: str = "small"
     device: str = "auto"
     seed: int = 0

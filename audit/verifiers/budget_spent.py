@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from audit.oracle import ScoreOracle
 from audit.verdict import Verdict, VerifierResult
+from audit.verifiers.result import Described, verifier_result
 
 
 def budget_spent(
-    verifier: object,
+    verifier: Described,
     oracle: ScoreOracle,
     label: str,
     *,
@@ -16,15 +17,14 @@ def budget_spent(
     details: dict | None = None,
 ) -> VerifierResult:
     """Inconclusive, reason "budget spent", with the rounds finished so far."""
-    return VerifierResult(
-        method=verifier.name,  # type: ignore[attr-defined]
+    return verifier_result(
+        verifier,
+        oracle,
+        label,
         verdict=Verdict.INCONCLUSIVE,
-        label=label,
         p_value=None,
-        null_hypothesis=verifier.null_hypothesis,  # type: ignore[attr-defined]
         level=level,
-        queries=oracle.queries_used(),
         rounds=rounds,
-        details=details or {},
+        details=details,
         reason="budget spent",
     )

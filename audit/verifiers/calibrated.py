@@ -5,16 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.verdict import VerifierResult
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
+    check_at_least,
     check_externals,
     check_images,
     check_level,
     image_order,
     label_index,
 )
+from audit.verifiers.result import verdict_from_p, verifier_result
 
 
 def statistic_name(oracle_statistic: str, centre: bool) -> str:
@@ -71,8 +73,7 @@ class CalibratedVerifier:
             raise ValueError(
                 f"the calibrated test needs at least 2 external marks, got {externals}"
             )
-        if n < 2:
-            raise ValueError(f"n (images) must be at least 2, got {n}")
+        check_at_least(n, 2, "n (images)")
         self.n = n
         self.n_external = externals
         self.level = check_level(level)
@@ -111,21 +112,20 @@ class CalibratedVerifier:
         centre = self.centre and oracle.statistic == "log_prob"
         evidence = calibrated_evidence(scores, j, centre=centre)
         p = evidence.p_value(self.calibration)
-        verdict = Verdict.DETECTED if p <= self.level else Verdict.NOT_DETECTED
+        verdict = verdict_from_p(p, self.level)
         summary = {
             "stage": 1,
             "n": self.n,
             "externals": self.n_external,
             **evidence.summary(),
         }
-        return VerifierResult(
-            method=self.name,
+        return verifier_result(
+            self,
+            oracle,
+            label,
             verdict=verdict,
-            label=label,
             p_value=p,
-            null_hypothesis=self.null_hypothesis,
             level=self.level,
-            queries=oracle.queries_used(),
             rounds=[summary],
             details={
                 "statistic": statistic_name(oracle.statistic, centre),

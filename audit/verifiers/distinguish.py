@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.verdict import VerifierResult
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import calibrated_evidence
 from audit.verifiers.inputs import (
+    check_at_least,
     check_externals,
     check_images,
     check_level,
@@ -22,6 +23,7 @@ from audit.verifiers.inputs import (
     label_index,
 )
 from audit.verifiers.paper import paired_pvalue
+from audit.verifiers.result import verdict_from_p, verifier_result
 
 
 class Distinguisher:
@@ -43,8 +45,7 @@ class Distinguisher:
     def __init__(
         self, *, n: int = 25, level: float = 0.01, externals: int = 0, seed: int = 0
     ) -> None:
-        if n < 2:
-            raise ValueError(f"n (images) must be at least 2, got {n}")
+        check_at_least(n, 2, "n (images)")
         self.n = n
         self.level = check_level(level)
         self.n_external = externals
@@ -88,15 +89,14 @@ class Distinguisher:
             p_j = calibrated_evidence(scores, j, centre=centre, true_row=0).p_t
             p_k = calibrated_evidence(scores, k, centre=centre, true_row=1).p_t
         p = max(p_j, p_k)
-        verdict = Verdict.DETECTED if p <= self.level else Verdict.NOT_DETECTED
-        return VerifierResult(
-            method=self.name,
+        verdict = verdict_from_p(p, self.level)
+        return verifier_result(
+            self,
+            oracle,
+            label,
             verdict=verdict,
-            label=label,
             p_value=p,
-            null_hypothesis=self.null_hypothesis,
             level=self.level,
-            queries=oracle.queries_used(),
             rounds=[{"n": self.n, "p_label": p_j, "p_other_label": p_k, "p_value": p}],
             details={"other_label": other_label, "other_mark": other_mark},
         )

@@ -15,10 +15,23 @@ def label_index(oracle: ScoreOracle, label: str) -> int:
     return oracle.labels.index(label)
 
 
+def check_choice(value: str, choices: tuple[str, ...], name: str) -> str:
+    """``value`` if it is one of ``choices``, else ``ValueError`` listing them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_at_least(value: int, minimum: int, name: str) -> int:
+    """``value`` if it is at least ``minimum``, else ``ValueError``."""
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def check_images(n: int, oracle: ScoreOracle, *, minimum: int = 2) -> int:
     """``n`` if the auxiliary pool holds that many images, else ``ValueError``."""
-    if n < minimum:
-        raise ValueError(f"n (images per round) must be at least {minimum}, got {n}")
+    check_at_least(n, minimum, "n (images per round)")
     if n > oracle.n_images:
         raise ValueError(
             f"n = {n} is larger than the auxiliary pool ({oracle.n_images} images): "

@@ -22,7 +22,14 @@ from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verdict import Verdict, VerifierResult
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
-from audit.verifiers.inputs import check_externals, check_images, check_level, image_order
+from audit.verifiers.inputs import (
+    check_choice,
+    check_externals,
+    check_images,
+    check_level,
+    image_order,
+)
+from audit.verifiers.result import verifier_result
 from providers.scores import Scores
 
 
@@ -91,8 +98,7 @@ class LabelScan:
         labels: Sequence[str] | None = None,
         seed: int = 0,
     ) -> None:
-        if calibration not in CALIBRATIONS:
-            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
+        check_choice(calibration, CALIBRATIONS, "calibration")
         if externals < 2:
             raise ValueError(f"the scan needs at least 2 external marks, got {externals}")
         self.n = n
@@ -136,14 +142,13 @@ class LabelScan:
         ]
         best = min(rows, key=lambda r: r["p_holm"])
         verdict = Verdict.DETECTED if best["detected"] else Verdict.NOT_DETECTED
-        return VerifierResult(
-            method=self.name,
+        return verifier_result(
+            self,
+            oracle,
+            best["label"],
             verdict=verdict,
-            label=best["label"],
             p_value=best["p_holm"],
-            null_hypothesis=self.null_hypothesis,
             level=self.level,
-            queries=oracle.queries_used(),
             rounds=rows,
             details={
                 "detected_labels": [r["label"] for r in rows if r["detected"]],

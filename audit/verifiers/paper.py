@@ -29,7 +29,15 @@ from scipy import stats
 from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verdict import Verdict, VerifierResult
 from audit.verifiers.budget_spent import budget_spent
-from audit.verifiers.inputs import check_externals, check_images, check_level, label_index
+from audit.verifiers.inputs import (
+    check_at_least,
+    check_choice,
+    check_externals,
+    check_images,
+    check_level,
+    label_index,
+)
+from audit.verifiers.result import verifier_result
 
 COMBINES = ("all", "mean")
 
@@ -67,16 +75,13 @@ class PaperVerifier:
         use_log: bool = False,
         seed: int = 0,
     ) -> None:
-        if combine not in COMBINES:
-            raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
-        if rounds < 1:
-            raise ValueError(f"rounds must be at least 1, got {rounds}")
+        check_choice(combine, COMBINES, "combine")
+        check_at_least(rounds, 1, "rounds")
         if not 0.0 < delta <= 1.0:
             raise ValueError(f"delta must be in (0, 1], got {delta}")
         if externals < 1:
             raise ValueError(f"the paper verifier needs at least 1 external mark, got {externals}")
-        if n < 2:
-            raise ValueError(f"n (images per round) must be at least 2, got {n}")
+        check_at_least(n, 2, "n (images per round)")
         self.n = n
         self.q = rounds
         self.delta = delta
@@ -135,14 +140,13 @@ class PaperVerifier:
             )
         hits = sum(r["significant"] for r in rounds)
         verdict = Verdict.DETECTED if hits >= self.required else Verdict.NOT_DETECTED
-        return VerifierResult(
-            method=self.name,
+        return verifier_result(
+            self,
+            oracle,
+            label,
             verdict=verdict,
-            label=label,
             p_value=None,
-            null_hypothesis=self.null_hypothesis,
             level=self.lam,
-            queries=oracle.queries_used(),
             rounds=rounds,
             details={
                 "significant_rounds": hits,

@@ -12,10 +12,12 @@ import numpy as np
 from scipy import stats
 
 from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.verdict import VerifierResult
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
+    check_at_least,
+    check_choice,
     check_externals,
     check_images,
     check_level,
@@ -23,6 +25,7 @@ from audit.verifiers.inputs import (
     label_index,
 )
 from audit.verifiers.paper import paired_pvalue
+from audit.verifiers.result import verdict_from_p, verifier_result
 
 TESTS = ("calibrated", "t", "wilcoxon")
 
@@ -82,17 +85,14 @@ class RankVerifier:
         top_k: int | None = None,
         seed: int = 0,
     ) -> None:
-        if test not in TESTS:
-            raise ValueError(f"test must be one of {TESTS}, got {test!r}")
-        if calibration not in CALIBRATIONS:
-            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
+        check_choice(test, TESTS, "test")
+        check_choice(calibration, CALIBRATIONS, "calibration")
         minimum = 2 if test == "calibrated" else 1
         if externals < minimum:
             raise ValueError(f"test {test!r} needs at least {minimum} external marks")
-        if n < 2:
-            raise ValueError(f"n (images) must be at least 2, got {n}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        check_at_least(n, 2, "n (images)")
+        if top_k is not None:
+            check_at_least(top_k, 1, "top_k")
         self.n = n
         self.n_external = externals
         self.level = check_level(level)
@@ -152,15 +152,14 @@ class RankVerifier:
             per_external = [pvalue(scores[0, :, j], scores[k, :, j]) for k in range(1, len(ranks))]
             p = max(per_external)
             summary = {"stage": 1, "n": self.n, "p_per_external": per_external}
-        verdict = Verdict.DETECTED if p <= self.level else Verdict.NOT_DETECTED
-        return VerifierResult(
-            method=self.name,
+        verdict = verdict_from_p(p, self.level)
+        return verifier_result(
+            self,
+            oracle,
+            label,
             verdict=verdict,
-            label=label,
             p_value=p,
-            null_hypothesis=self.null_hypothesis,
             level=self.level,
-            queries=oracle.queries_used(),
             rounds=[{**summary, "test": self.test, "p_value": p}],
             details=details,
         )

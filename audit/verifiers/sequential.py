@@ -26,12 +26,14 @@ from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibrated import statistic_name
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
+    check_choice,
     check_externals,
     check_images,
     check_level,
     image_order,
     label_index,
 )
+from audit.verifiers.result import verifier_result
 
 DEFAULT_STAGES = ((9, 10), (24, 10), (49, 10))
 DEFAULT_SPENDING = (0.1, 0.2, 0.7)
@@ -76,8 +78,7 @@ class SequentialVerifier:
             raise ValueError(f"spending needs one positive share per stage, got {list(spending)}")
         if len(futility) > len(stages) - 1:
             raise ValueError("futility bounds apply to all stages but the last")
-        if calibration not in CALIBRATIONS:
-            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
+        check_choice(calibration, CALIBRATIONS, "calibration")
         self.stages = stages
         self.level = check_level(level)
         total = float(sum(spending))
@@ -140,14 +141,13 @@ class SequentialVerifier:
             if decision != "continue":
                 break
         assert evidence is not None  # at least one stage ran
-        return VerifierResult(
-            method=self.name,
+        return verifier_result(
+            self,
+            oracle,
+            label,
             verdict=verdict,
-            label=label,
             p_value=adjusted,
-            null_hypothesis=self.null_hypothesis,
             level=self.level,
-            queries=oracle.queries_used(),
             rounds=rounds,
             details={
                 "statistic": statistic_name(oracle.statistic, centre),

@@ -14,9 +14,16 @@ import numpy as np
 from scipy import stats
 
 from audit.oracle import CLEAN, TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.verdict import VerifierResult
 from audit.verifiers.budget_spent import budget_spent
-from audit.verifiers.inputs import check_externals, check_images, check_level, label_index
+from audit.verifiers.inputs import (
+    check_choice,
+    check_externals,
+    check_images,
+    check_level,
+    label_index,
+)
+from audit.verifiers.result import verdict_from_p, verifier_result
 
 COMPARE = ("clean", "externals")
 
@@ -59,8 +66,7 @@ class UnpairedVerifier:
         externals: int = 0,
         use_log: bool = False,
     ) -> None:
-        if compare not in COMPARE:
-            raise ValueError(f"compare must be one of {COMPARE}, got {compare!r}")
+        check_choice(compare, COMPARE, "compare")
         if compare == "externals" and externals < 1:
             raise ValueError("compare='externals' needs at least 1 external mark")
         self.n = n  # photos per set; None: every photo the oracle holds
@@ -93,15 +99,14 @@ class UnpairedVerifier:
         if not self.use_log and oracle.statistic == "log_prob":
             scores = np.exp(scores)
         t, p = welch_pvalue(scores[0], scores[1:].ravel())
-        verdict = Verdict.DETECTED if p <= self.level else Verdict.NOT_DETECTED
-        return VerifierResult(
-            method=self.name,
+        verdict = verdict_from_p(p, self.level)
+        return verifier_result(
+            self,
+            oracle,
+            label,
             verdict=verdict,
-            label=label,
             p_value=p,
-            null_hypothesis=self.null_hypothesis,
             level=self.level,
-            queries=oracle.queries_used(),
             rounds=[{"n_with": n, "n_without": n * len(others), "t": t, "p_value": p}],
             details={
                 "statistic": "log-probability" if self.use_log else "probability",

@@ -1,0 +1,50 @@
+"""Building the ``VerifierResult`` a verifier returns, and deciding from a p-value."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from audit.oracle import ScoreOracle
+from audit.verdict import Verdict, VerifierResult
+
+
+class Described(Protocol):
+    """What a result needs from its verifier (read-only: some compute it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def null_hypothesis(self) -> str: ...
+
+
+def verdict_from_p(p_value: float, level: float) -> Verdict:
+    """Detected iff ``p_value`` ≤ ``level``."""
+    return Verdict.DETECTED if p_value <= level else Verdict.NOT_DETECTED
+
+
+def verifier_result(
+    verifier: Described,
+    oracle: ScoreOracle,
+    label: str,
+    *,
+    verdict: Verdict,
+    p_value: float | None,
+    level: float,
+    rounds: list[dict],
+    details: dict | None = None,
+    reason: str = "",
+) -> VerifierResult:
+    """The verifier's result, with its name, null hypothesis and the queries spent so far."""
+    return VerifierResult(
+        method=verifier.name,
+        verdict=verdict,
+        label=label,
+        p_value=p_value,
+        null_hypothesis=verifier.null_hypothesis,
+        level=level,
+        queries=oracle.queries_used(),
+        rounds=rounds,
+        details=details or {},
+        reason=reason,
+    )
