@@ -73,7 +73,7 @@ def summary_text(document: dict) -> str:
         lines.append(
             "  meaning: if the null hypothesis were true, evidence at least this strong "
             f"would appear with probability {_format_p(p)}; the method reports "
-            f"'detected' only below its level {result['level']}."
+            f"'detected' when it is at or below its level {result['level']}."
         )
     else:
         lines.append(f"  nominal per-round level: {result['level']}")

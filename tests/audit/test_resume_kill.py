@@ -39,7 +39,7 @@ class SlowMock(MockClassifier):
         return super().classify(images)
 
 mark = make_mark("mine", "procedural", seed=7)
-model = SlowMock(["cat", "dog", "ship"], seed=3, planted={mark.fingerprint: ("cat", 8.0)})
+model = SlowMock(["cat", "dog", "ship"], seed=3, planted={mark.fingerprint: ("cat", 25.0)})
 outcome = run_probability_audit(
     model, mark=mark, externals=[], label="cat", aux_dir=root / "aux", alpha=0.4,
     method="calibrated", options={"n": 12, "externals": 4}, workspace=Path(sys.argv[4]),
@@ -106,7 +106,8 @@ def test_killed_audit_resumes_without_paying_twice(tmp_path, make_image_folder):
 
     # The same audit, uninterrupted, in-process: same verdict, same evidence.
     mark = make_mark("mine", "procedural", seed=7)
-    model = MockClassifier(["cat", "dog", "ship"], seed=3, planted={mark.fingerprint: ("cat", 8.0)})
+    planted = {mark.fingerprint: ("cat", 25.0)}
+    model = MockClassifier(["cat", "dog", "ship"], seed=3, planted=planted)
     uninterrupted = run_probability_audit(
         model,
         mark=mark,
