@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
+
+from marks.errors import ImageError
+from marks.imageio import load_rgb
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
@@ -24,15 +27,20 @@ class LabelledImages:
 
 
 def read_image(path: Path, size: int) -> np.ndarray:
-    """One image as uint8 (size, size, 3): EXIF orientation applied, any mode made RGB."""
+    """One image as uint8 (size, size, 3), read by ``marks.imageio.load_rgb``.
+
+    That reader applies EXIF orientation and converts every mode the mark engine
+    handles (I;16, CMYK, palettes...) the same way, so a model trains on the pixels
+    the person marked. Raises ``ValueError`` naming the path and the problem.
+    """
     try:
-        with Image.open(path) as image:
-            rgb = ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read image ({exc})") from exc
-    if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
+        rgb = load_rgb(path)
+    except ImageError as exc:
+        raise ValueError(f"{path}: cannot read image ({exc.problem})") from exc
+    if rgb.shape[:2] != (size, size):
+        resized = Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR)
+        rgb = np.asarray(resized, dtype=np.uint8)
+    return rgb
 
 
 def list_labelled_files(data_dir: Path) -> tuple[list[str], list[tuple[Path, int]]]:
