@@ -13,17 +13,19 @@ Reading (``read_image``, ``load_rgb``):
 - Files over Pillow's pixel limit (``Image.MAX_IMAGE_PIXELS``) are refused as
   decompression bombs; every failure is an ``ImageError`` naming the path.
 
-Writing (``encode_pil``; ``encode_image`` for arrays): the source format is kept
-where Pillow can write it faithfully (JPEG, PNG, WebP, TIFF, BMP; MPO as JPEG); other
-formats (GIF, PGM/PPM, ICO, ...) become PNG, because a palette or grey format would
-destroy a colour mark. JPEG is written at quality 95 with 4:4:4 chroma (no
-subsampling: the mark's colour detail survives); WebP at quality 95; PNG/TIFF
-losslessly. A grey source comes out RGB (the mark has colour). Metadata: EXIF and
-XMP are dropped by default because they can identify the person (GPS, camera serial,
-name); ``keep_metadata`` keeps them (with the orientation tag removed, since the
-pixels are already upright). The ICC colour profile is kept whenever the colour
-space is unchanged (RGB sources): it describes the colours rather than the person, and
-dropping it would shift them.
+Writing (``encode_image``): the source format is kept where Pillow can write it
+faithfully (JPEG, PNG, WebP, TIFF, BMP; MPO as JPEG); other formats (GIF, PGM/PPM, ICO,
+...) become PNG, because a palette or grey format would destroy a colour mark. JPEG is
+written at quality 95 with 4:4:4 chroma (no subsampling: the mark's colour detail
+survives); WebP at quality 95; PNG/TIFF losslessly. A grey source comes out RGB (the
+mark has colour). Metadata: EXIF and XMP are dropped by default because they can
+identify the person (GPS, camera serial, name); ``keep_metadata`` keeps them (with the
+orientation tag removed, since the pixels are already upright). The ICC colour profile
+is kept whenever the colour space is unchanged (RGB sources): it describes the colours
+rather than the person, and dropping it would shift them.
+
+Plain JPEGs go through libjpeg-turbo directly (``marks.jpeg_turbo``) both ways; the
+pixels read are Pillow's, and the files written use the same quality tables.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from marks import jpeg_turbo
 from marks.errors import ImageError
 
 JPEG_QUALITY = 95
@@ -73,7 +76,7 @@ class ImageInfo:
     height: int
 
 
-def _open(path: Path, data: bytes | None) -> Image.Image:
+def _bytes(path: Path, data: bytes | None) -> bytes:
     try:
         if data is None:
             data = Path(path).read_bytes()
@@ -81,6 +84,23 @@ def _open(path: Path, data: bytes | None) -> Image.Image:
         raise ImageError(path, f"cannot read file ({exc.strerror or exc})") from None
     if not data:
         raise ImageError(path, "empty file (0 bytes)")
+    return data
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    pixels = width * height
+    if Image.MAX_IMAGE_PIXELS is not None and pixels > Image.MAX_IMAGE_PIXELS:
+        raise ImageError(
+            path,
+            f"refused as a decompression bomb ({width}x{height} = {pixels} pixels "
+            f"> limit {Image.MAX_IMAGE_PIXELS})",
+        )
+    if width == 0 or height == 0:
+        raise ImageError(path, "image has no pixels")
+
+
+def _open(path: Path, data: bytes) -> Image.Image:
+    # Parses the header only; the size is checked before any pixel is decoded.
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
@@ -89,15 +109,7 @@ def _open(path: Path, data: bytes | None) -> Image.Image:
         raise ImageError(path, "not an image Pillow can identify (wrong type or corrupt)") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(path, f"cannot open image ({exc})") from None
-    pixels = image.width * image.height
-    if Image.MAX_IMAGE_PIXELS is not None and pixels > Image.MAX_IMAGE_PIXELS:
-        raise ImageError(
-            path,
-            f"refused as a decompression bomb ({image.width}x{image.height} = {pixels} pixels "
-            f"> limit {Image.MAX_IMAGE_PIXELS})",
-        )
-    if image.width == 0 or image.height == 0:
-        raise ImageError(path, "image has no pixels")
+    _check_size(path, image.width, image.height)
     return image
 
 
@@ -108,7 +120,7 @@ def check_image(path: Path, data: bytes | None = None) -> ImageInfo:
     truncation and corruption still show) which costs a fraction of a full decode.
     Raises ``ImageError``.
     """
-    image = _open(path, data)
+    image = _open(path, _bytes(path, data))
     with image:
         info = ImageInfo(image.format or "?", image.mode, image.width, image.height)
         try:
@@ -118,19 +130,6 @@ def check_image(path: Path, data: bytes | None = None) -> ImageInfo:
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise ImageError(path, f"corrupt or truncated image data ({exc})") from None
     return info
-
-
-@dataclass(frozen=True)
-class UprightImage:
-    """A decoded, upright image as Pillow objects: ``image`` is RGB, ``alpha`` is "L"."""
-
-    image: Image.Image
-    alpha: Image.Image | None
-    format: str
-    mode: str
-    exif: bytes | None
-    xmp: bytes | None
-    icc_profile: bytes | None
 
 
 def _deep_to_rgb(image: Image.Image) -> Image.Image:
@@ -157,50 +156,71 @@ def _split_rgb_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | Non
     return image.convert("RGB"), None
 
 
-def open_upright(path: Path, data: bytes | None = None) -> UprightImage:
-    """Decode ``path`` (or its already-read ``data``) to an upright RGB Pillow image.
+def _needs_turning(image: Image.Image) -> bool:
+    # Only parse EXIF when there is some (TIFF keeps orientation among its tags).
+    has_exif = image.format == "TIFF" or bool(image.info.get("exif"))
+    return has_exif and image.getexif().get(_ORIENTATION_TAG, 1) in range(2, 9)
 
-    The fast path for marking: no numpy round trip. See the module docstring for
-    mode conversions. Raises ``ImageError``.
-    """
-    image = _open(path, data)
-    fmt, mode = image.format or "?", image.mode
-    try:
-        image.load()
-        # Only parse EXIF when there is some (TIFF keeps orientation among its tags).
-        has_exif = fmt == "TIFF" or bool(image.info.get("exif"))
-        if has_exif and image.getexif().get(_ORIENTATION_TAG, 1) in range(2, 9):
-            image = ImageOps.exif_transpose(image)
-        rgb, alpha = _split_rgb_alpha(image)
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageError(path, f"corrupt or truncated image data ({exc})") from None
-    icc = image.info.get("icc_profile") if mode in _RGB_SPACES else None
-    xmp = image.info.get("xmp")
-    return UprightImage(
-        image=rgb,
-        alpha=alpha,
-        format=fmt,
-        mode=mode,
-        exif=image.info.get("exif"),
-        xmp=xmp.encode() if isinstance(xmp, str) else xmp,
-        icc_profile=icc or None,
+
+def _turned(exif: bytes | None) -> bool:
+    if not exif:
+        return False
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return parsed.get(_ORIENTATION_TAG, 1) in range(2, 9)
+
+
+def _read_turbo(path: Path, data: bytes) -> DecodedImage | None:
+    # A plain upright 8-bit colour or grey JPEG: libjpeg-turbo straight to numpy,
+    # without Pillow's header parsing. None sends the file to Pillow.
+    header = jpeg_turbo.read_header(data)
+    if header is None or _turned(header.exif):
+        return None
+    _check_size(path, header.width, header.height)
+    rgb = jpeg_turbo.decode_rgb(data)
+    if rgb is None or rgb.shape[:2] != (header.height, header.width):
+        return None
+    return DecodedImage(
+        rgb=rgb,
+        alpha=None,
+        format="JPEG",
+        mode="L" if header.grey else "RGB",
+        exif=header.exif,
+        xmp=header.xmp,
+        icc_profile=None if header.grey else header.icc_profile,
     )
 
 
 def read_image(path: Path, data: bytes | None = None) -> DecodedImage:
     """Decode ``path`` (or its already-read ``data``) to upright RGB numpy arrays.
 
-    See the module docstring for mode conversions. Raises ``ImageError``.
+    See the module docstring for mode conversions. Plain JPEGs are decoded by
+    libjpeg-turbo directly (``marks.jpeg_turbo``, same pixels as Pillow); everything
+    else, and anything it refuses, by Pillow. Raises ``ImageError``.
     """
-    upright = open_upright(path, data)
+    data = _bytes(path, data)
+    fast = _read_turbo(path, data)
+    if fast is not None:
+        return fast
+    image = _open(path, data)
+    fmt, mode = image.format or "?", image.mode
+    icc = image.info.get("icc_profile") if mode in _RGB_SPACES else None
+    xmp = image.info.get("xmp")
+    try:
+        image.load()
+        if _needs_turning(image):
+            image = ImageOps.exif_transpose(image)
+        rgb_image, alpha_image = _split_rgb_alpha(image)
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageError(path, f"corrupt or truncated image data ({exc})") from None
     return DecodedImage(
-        rgb=np.asarray(upright.image),
-        alpha=None if upright.alpha is None else np.asarray(upright.alpha),
-        format=upright.format,
-        mode=upright.mode,
-        exif=upright.exif,
-        xmp=upright.xmp,
-        icc_profile=upright.icc_profile,
+        rgb=np.asarray(rgb_image),
+        alpha=None if alpha_image is None else np.asarray(alpha_image),
+        format=fmt,
+        mode=mode,
+        exif=image.info.get("exif"),
+        xmp=xmp.encode() if isinstance(xmp, str) else xmp,
+        icc_profile=icc or None,
     )
 
 
@@ -234,34 +254,18 @@ def encode_image(
     xmp: bytes | None = None,
     icc_profile: bytes | None = None,
 ) -> bytes:
-    """Encode RGB (+ alpha) uint8 arrays in ``fmt``; see ``encode_pil``."""
-    return encode_pil(
-        Image.fromarray(rgb, "RGB"),
-        None if alpha is None else Image.fromarray(alpha, "L"),
-        fmt,
-        exif=exif,
-        xmp=xmp,
-        icc_profile=icc_profile,
-    )
-
-
-def encode_pil(
-    image: Image.Image,
-    alpha: Image.Image | None,
-    fmt: str,
-    *,
-    exif: bytes | None = None,
-    xmp: bytes | None = None,
-    icc_profile: bytes | None = None,
-) -> bytes:
-    """Encode an RGB image (+ "L" alpha) in ``fmt`` with the module docstring's settings.
+    """Encode RGB (+ alpha) uint8 arrays in ``fmt`` with the module docstring's settings.
 
     JPEG cannot hold alpha, so it is dropped there; every other kept format stores it.
-    Pass ``exif``/``xmp`` only when metadata should be kept.
+    Pass ``exif``/``xmp`` only when metadata should be kept. JPEG without EXIF/XMP is
+    encoded by libjpeg-turbo (``marks.jpeg_turbo``; Pillow's quality tables, and no
+    GIL held); the rest by Pillow.
     """
+    if fmt == "JPEG" and not exif and not xmp:
+        return jpeg_turbo.encode_rgb(rgb, JPEG_QUALITY, icc_profile=icc_profile)
+    image = Image.fromarray(rgb, "RGB")
     if alpha is not None and fmt != "JPEG":
-        image = image.convert("RGBA")
-        image.putalpha(alpha)
+        image.putalpha(Image.fromarray(alpha, "L"))
     options: dict = {}
     if icc_profile:
         options["icc_profile"] = icc_profile

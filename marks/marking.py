@@ -8,8 +8,9 @@ clean and a marked copy of the same photo would let anyone subtract them and rec
 the mark. The manifest lists the duplicate groups.
 
 Work: every file is read and hashed once. Files provisionally selected are decoded,
-blended (in Pillow's C loops: ``marks.blend.blend_image``) and encoded; the others
-are checked (a cheap 1/8-scale decode for JPEG) and copied byte for byte. When some
+blended (``marks.blend.blend``) and encoded (plain JPEGs through libjpeg-turbo,
+``marks.jpeg_turbo``, which works without holding the GIL); the others are checked (a cheap
+1/8-scale decode for JPEG) and copied byte for byte. When some
 files turn out invalid the selection is recomputed and the few files whose state
 changed are redone, so a clean folder costs exactly one pass. Outputs are written
 atomically; sources are only read.
@@ -28,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from marks.atomic import write_atomic
-from marks.blend import blend_image, check_alpha
+from marks.blend import blend, check_alpha
 from marks.errors import ImageError, MarkingError, MarkingInterrupted
 from marks.folder_scan import KEPT_SUFFIXES, check_out_dir, require_dir, scan_images
-from marks.imageio import FALLBACK_FORMAT, check_image, encode_pil, open_upright, output_format
+from marks.imageio import FALLBACK_FORMAT, check_image, encode_image, output_format, read_image
 from marks.manifest import manifest_header
 from marks.mark import Mark
 from marks.store import MarkStore
@@ -114,21 +115,23 @@ def _encode_file(job: _Job, item: _File, *, marked: bool) -> None:
     source = job.src / item.rel
     data = _read(source)
     item.digest = hashlib.sha256(data).hexdigest()
-    decoded = open_upright(source, data)
+    decoded = read_image(source, data)
     rel_out = _reencoded_name(item.rel, job.taken)
     # A renamed file is written as PNG whatever it held; otherwise its format is kept.
     fmt = FALLBACK_FORMAT if rel_out != item.rel else output_format(decoded.format)[0]
     keep = job.keep_metadata
-    picture = blend_image(decoded.image, job.mark, job.alpha) if marked else decoded.image
-    encoded = encode_pil(
-        picture,
+    pixels = blend(decoded.rgb, job.mark, job.alpha) if marked else decoded.rgb
+    encoded = encode_image(
+        pixels,
         decoded.alpha,
         fmt,
         exif=decoded.exif if keep else None,
         xmp=decoded.xmp if keep else None,
         icc_profile=decoded.icc_profile,
     )
-    _replace_output(job, item, rel_out, encoded)
+    write_atomic(job.out / rel_out, encoded)  # its folder was made before the workers started
+    digest = hashlib.sha256(encoded).hexdigest()
+    _record_output(job, item, rel_out, digest)
     item.state = "marked" if marked else "copied"
 
 
@@ -144,17 +147,16 @@ def _copy_file(job: _Job, item: _File) -> None:
     data = _read(source)
     item.digest = hashlib.sha256(data).hexdigest()
     check_image(source, data)
-    _replace_output(job, item, item.rel, data)
+    write_atomic(job.out / item.rel, data)  # its folder was made before the workers started
+    _record_output(job, item, item.rel, item.digest)
     item.state = "copied"
 
 
-def _replace_output(job: _Job, item: _File, rel_out: Path, data: bytes) -> None:
-    target = job.out / rel_out  # its folder was made before the workers started
-    write_atomic(target, data)
+def _record_output(job: _Job, item: _File, rel_out: Path, digest: str) -> None:
     if item.output is not None and item.output != rel_out:
         (job.out / item.output).unlink(missing_ok=True)  # an earlier state's file
     item.output = rel_out
-    item.output_digest = hashlib.sha256(data).hexdigest()
+    item.output_digest = digest
 
 
 def _read(path: Path) -> bytes:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from marks import marking
 from marks.blend import blend
@@ -186,6 +186,21 @@ def test_metadata_stripped_unless_kept(tmp_path: Path, store: MarkStore) -> None
     with Image.open(tmp_path / "k" / "a.jpg") as im:
         assert im.getexif().get(0x010F) == "MakerWithSerial123"
         assert 0x0112 not in im.getexif()  # already upright
+
+
+def test_colour_profile_kept_and_digest_matches_file(tmp_path: Path, store: MarkStore) -> None:
+    # The ICC profile describes colours, not the person: a marked phone photo keeps
+    # it (spliced into the libjpeg-turbo output), so its colours do not shift.
+    src = tmp_path / "icc"
+    src.mkdir()
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(src / "a.jpg", icc_profile=profile)
+    result = mark_folder(src, tmp_path / "out", store.get("t"), fraction=1.0, store=store)
+    out = tmp_path / "out" / "a.jpg"
+    with Image.open(out) as im:
+        assert im.info["icc_profile"] == profile
+    entry = json.loads(result.manifest.read_text())["files"][0]
+    assert entry["output_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize(
