@@ -174,8 +174,11 @@ def _read_turbo(path: Path, data: bytes) -> DecodedImage | None:
     # A plain upright 8-bit colour or grey JPEG: libjpeg-turbo straight to numpy,
     # without Pillow's header parsing. None sends the file to Pillow.
     header = jpeg_turbo.read_header(data)
-    if header is None or _turned(header.exif):
-        return None
+    try:
+        if header is None or _turned(header.exif):
+            return None
+    except (SyntaxError, ValueError, OSError):
+        return None  # unreadable EXIF: Pillow's path reports it
     _check_size(path, header.width, header.height)
     rgb = jpeg_turbo.decode_rgb(data)
     if rgb is None or rgb.shape[:2] != (header.height, header.width):

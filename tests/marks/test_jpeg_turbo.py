@@ -176,3 +176,13 @@ def test_bomb_refused_before_turbo_decodes(tmp_path: Path, kit, monkeypatch) -> 
     with pytest.raises(ImageError, match="decompression bomb"):
         read_image(path)
     assert calls == []
+
+
+def test_corrupt_exif_handled_as_by_pillow(tmp_path: Path, kit) -> None:
+    # Unparsable EXIF cannot tell the orientation; Pillow's path reads such files.
+    data = kit.jpeg_bytes(kit.photo(seed=11), quality=90)
+    segment = b"Exif\x00\x00garbage"
+    app1 = b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment
+    path = tmp_path / "e.jpg"
+    path.write_bytes(data[:2] + app1 + data[2:])
+    assert np.array_equal(read_image(path).rgb, _pillow_rgb(path.read_bytes()))
