@@ -68,7 +68,7 @@ def _fingerprint(mark: Mark) -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=2)  # blend keeps its own compact copy; 12 megapixels = ~190 MB here
+@lru_cache(maxsize=2)  # blend caches its own terms; one 12-megapixel size is ~190 MB here
 def _resized(mark: Mark, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     if mark.pixels.shape[:2] == (height, width):
         return mark.pixels, mark.mask
