@@ -23,7 +23,7 @@ from pathlib import Path
 
 from audit.verifiers import build_verifier
 from audit.verifiers.simulation import detection_rate
-from providers.mock import STRONG_EFFECT
+from providers.mock.classifier import STRONG_EFFECT
 
 EFFECTS = (STRONG_EFFECT, 4.0, 5.0, 6.0)
 TPR_TARGET = 0.95

@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audit.demo_data import LABELS as SHAPE_LABELS
-from audit.demo_data import generate_arrays
-from audit.externals import fresh_externals
-from audit.oracle import CLEAN
-from audit.verdict import Verdict
+from audit.demo.data import LABELS as SHAPE_LABELS
+from audit.demo.data import generate_arrays
+from audit.inputs.externals import fresh_externals
+from audit.queries.oracle import CLEAN
 from audit.verifiers import build_verifier
+from audit.verifiers.verdict import Verdict
 from marks.blend import blend
 from marks.kinds import make_mark
 from marks.mark import Mark

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from audit.demo_data import LABELS, generate_arrays
+from audit.demo.data import LABELS, generate_arrays
 from marks.blend import blend
 from marks.kinds import make_mark
 from providers.local.arch import build_model

@@ -27,7 +27,7 @@ from pathlib import Path
 from audit.verifiers import build_verifier
 from audit.verifiers.label_scan import LabelScan
 from audit.verifiers.simulation import detection_rate
-from providers.mock import STRONG_EFFECT, MockSpec
+from providers.mock.classifier import STRONG_EFFECT, MockSpec
 
 BASE = MockSpec()
 HEAVY = replace(BASE, tail_df=3.0)

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from audit.verdict import Verdict
 from audit.verifiers import build_verifier
+from audit.verifiers.verdict import Verdict
 from marks.blend import blend
 from marks.kinds import make_mark
 from marks.mark import Mark

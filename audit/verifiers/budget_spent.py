@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from audit.oracle import ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.queries.oracle import ScoreOracle
 from audit.verifiers.result import Described, verifier_result
+from audit.verifiers.verdict import Verdict, VerifierResult
 
 
 def budget_spent(

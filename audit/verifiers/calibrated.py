@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import VerifierResult
+from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
@@ -17,6 +16,7 @@ from audit.verifiers.inputs import (
     label_index,
 )
 from audit.verifiers.result import verdict_from_p, verifier_result
+from audit.verifiers.verdict import VerifierResult
 
 
 def statistic_name(oracle_statistic: str, centre: bool) -> str:

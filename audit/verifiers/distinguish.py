@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import VerifierResult
+from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import calibrated_evidence
 from audit.verifiers.inputs import (
@@ -24,6 +23,7 @@ from audit.verifiers.inputs import (
 )
 from audit.verifiers.paper import paired_pvalue
 from audit.verifiers.result import verdict_from_p, verifier_result
+from audit.verifiers.verdict import VerifierResult
 
 
 class Distinguisher:

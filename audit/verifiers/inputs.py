@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.oracle import ScoreOracle
+from audit.queries.oracle import ScoreOracle
 
 
 def label_index(oracle: ScoreOracle, label: str) -> int:

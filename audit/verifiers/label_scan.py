@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
@@ -30,6 +29,7 @@ from audit.verifiers.inputs import (
     image_order,
 )
 from audit.verifiers.result import verifier_result
+from audit.verifiers.verdict import Verdict, VerifierResult
 from providers.scores import Scores
 
 

@@ -26,8 +26,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.inputs import (
     check_at_least,
@@ -38,6 +37,7 @@ from audit.verifiers.inputs import (
     label_index,
 )
 from audit.verifiers.result import verifier_result
+from audit.verifiers.verdict import Verdict, VerifierResult
 
 COMBINES = ("all", "mean")
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import VerifierResult
+from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
@@ -26,6 +25,7 @@ from audit.verifiers.inputs import (
 )
 from audit.verifiers.paper import paired_pvalue
 from audit.verifiers.result import verdict_from_p, verifier_result
+from audit.verifiers.verdict import VerifierResult
 
 TESTS = ("calibrated", "t", "wilcoxon")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from audit.oracle import ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.queries.oracle import ScoreOracle
+from audit.verifiers.verdict import Verdict, VerifierResult
 
 
 class Described(Protocol):

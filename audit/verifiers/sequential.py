@@ -20,8 +20,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from audit.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import Verdict, VerifierResult
+from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibrated import statistic_name
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
@@ -34,6 +33,7 @@ from audit.verifiers.inputs import (
     label_index,
 )
 from audit.verifiers.result import verifier_result
+from audit.verifiers.verdict import Verdict, VerifierResult
 
 DEFAULT_STAGES = ((9, 10), (24, 10), (49, 10))
 DEFAULT_SPENDING = (0.1, 0.2, 0.7)

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from audit.oracle import CLEAN, TRUE_MARK, BudgetExhausted
-from providers.mock import (
+from audit.queries.oracle import CLEAN, TRUE_MARK, BudgetExhausted
+from providers.mock.classifier import (
     MockSpec,
     compose_logits,
     draw_images,

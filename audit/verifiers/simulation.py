@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from audit.verdict import Verdict
 from audit.verifiers.protocol import Verifier
 from audit.verifiers.simulated_oracle import SimulatedOracle
+from audit.verifiers.verdict import Verdict
 
 
 def clopper_pearson(hits: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from audit.oracle import CLEAN, TRUE_MARK, BudgetExhausted, ScoreOracle
-from audit.verdict import VerifierResult
+from audit.queries.oracle import CLEAN, TRUE_MARK, BudgetExhausted, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.inputs import (
     check_choice,
@@ -24,6 +23,7 @@ from audit.verifiers.inputs import (
     label_index,
 )
 from audit.verifiers.result import verdict_from_p, verifier_result
+from audit.verifiers.verdict import VerifierResult
 
 COMPARE = ("clean", "externals")
 

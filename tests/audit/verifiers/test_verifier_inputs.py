@@ -1,0 +1,82 @@
+"""Every verifier: registry, bad input, budget spent."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.verifiers import METHODS, build_verifier
+from audit.verifiers.verdict import Verdict
+
+
+def test_registry() -> None:
+    assert set(METHODS) == {"calibrated", "sequential", "paper", "rank", "unpaired"}
+    for method in METHODS:
+        verifier = build_verifier(method)
+        assert verifier.name == method
+        assert "mark" in verifier.null_hypothesis
+        assert verifier.max_queries(1000) > 0
+    with pytest.raises(ValueError, match="unknown method 'bayes'"):
+        build_verifier("bayes")
+    with pytest.raises(ValueError, match="method 'paper'"):
+        build_verifier("paper", externals_please=3)
+    assert build_verifier("calibrated", n=None).n == 5  # None means "default"
+
+
+def test_max_queries() -> None:
+    assert build_verifier("calibrated", n=10, externals=49).max_queries(1000) == 500
+    assert build_verifier("calibrated", n=10, externals=49).max_queries(6) == 300
+    assert build_verifier("paper").max_queries(10_000) == 2500  # the paper's fixed cost
+    assert build_verifier("sequential").max_queries(1000) == 500
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_unknown_label(method: str, make_oracle) -> None:
+    with pytest.raises(ValueError, match="label 'cat' is not one of the model's labels"):
+        build_verifier(method).run(make_oracle(), "cat")
+
+
+@pytest.mark.parametrize("method", ["calibrated", "paper", "rank", "unpaired"])
+def test_n_larger_than_the_pool(method: str, make_oracle) -> None:
+    with pytest.raises(ValueError, match=r"n = 41 is larger than the auxiliary pool \(40"):
+        build_verifier(method, n=41).run(make_oracle(), "l0")
+
+
+def test_not_enough_external_marks(make_oracle) -> None:
+    with pytest.raises(ValueError, match="needs 99 external marks but the audit has 5"):
+        build_verifier("calibrated").run(make_oracle(n_external=5), "l0")
+    with pytest.raises(ValueError, match="at least 2 external marks"):
+        build_verifier("calibrated", externals=1)
+    with pytest.raises(ValueError, match="stages must grow"):
+        build_verifier("sequential", stages=[(9, 10), (9, 10)], spending=[1, 1])
+    with pytest.raises(ValueError, match="level must be in"):
+        build_verifier("calibrated", level=1.5)
+
+
+@pytest.mark.parametrize(
+    ("method", "options", "rounds_done"),
+    [
+        ("calibrated", {}, 0),
+        ("paper", {"n": 20, "rounds": 5}, 2),  # 2 rounds of 2 × 20 fit in 90
+        ("sequential", {}, 1),  # stage 1 (100 queries) fits, stage 2 (250) does not
+    ],
+)
+def test_budget_spent_is_inconclusive_with_the_evidence_so_far(
+    method: str, options: dict, rounds_done: int, make_oracle
+) -> None:
+    budget = 90 if method == "paper" else 200
+    oracle = make_oracle(max_queries=budget, effect=0.5, n_images=400, n_external=100)
+    result = build_verifier(method, **options).run(oracle, "l0")
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.reason == "budget spent"
+    assert len(result.rounds) == rounds_done
+    assert result.queries == oracle.queries_used() <= budget
+    assert result.to_json()["verdict"] == "inconclusive"
+
+
+def test_auto_calibration_is_exact_when_it_can_reach_the_level() -> None:
+    assert build_verifier("calibrated").calibration == "rank"  # K = 99 at level 0.01
+    assert build_verifier("calibrated", externals=19).calibration == "t"
+    assert build_verifier("calibrated", externals=19, level=0.05).calibration == "rank"
+    assert "exchangeable" in build_verifier("calibrated").null_hypothesis
+    with pytest.raises(ValueError, match="calibration must be"):
+        build_verifier("calibrated", calibration="bootstrap")
