@@ -11,7 +11,7 @@ in the same run (``--repeats`` rounds in rotating order; ratios per round, media
   the image, save;
 - floor: Pillow decode and encode only (no blend, no hashing, no manifest), both one
   at a time and with the same thread count as the engine; the threaded floor is the
-  issue's bar;
+  target;
 - turbo floor: the same with simplejpeg (libjpeg-turbo's TurboJPEG API), the codec the
   engine itself uses for plain JPEGs, threaded: the floor of the engine's own codec,
   reported so the engine's overhead over it is visible too;

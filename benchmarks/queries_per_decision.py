@@ -1,7 +1,7 @@
 """Queries to a decision: the cheapest design of each method that meets the targets.
 
-Target (issue 3): TPR ≥ 0.95 with a *measured* FPR ≤ 0.01. For each planted effect
-size (``STRONG_EFFECT`` ≈ the issue's strongly learned mark, and stronger ones) and
+Target: TPR ≥ 0.95 with a *measured* FPR ≤ 0.01. For each planted effect
+size (``STRONG_EFFECT`` ≈ a strongly learned mark on real models, and stronger ones) and
 each method, every candidate design below is simulated on fresh models
 (``SimulatedOracle``): clean audits give its FPR, marked audits its TPR and the
 distinct (mark, image) queries each audit used. Reported per method: the design with
@@ -21,7 +21,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from audit.verifiers import build_verifier
+from audit.verifiers.registry import build_verifier
 from audit.verifiers.simulation import detection_rate
 from providers.mock.classifier import STRONG_EFFECT
 

@@ -39,7 +39,8 @@ from audit.demo.data import LABELS as SHAPE_LABELS
 from audit.demo.data import generate_arrays
 from audit.inputs.externals import fresh_externals
 from audit.queries.oracle import CLEAN
-from audit.verifiers import build_verifier
+from audit.verifiers.protocol import Question
+from audit.verifiers.registry import build_verifier
 from audit.verifiers.verdict import Verdict
 from marks.blend import blend
 from marks.kinds import make_mark
@@ -154,7 +155,9 @@ def _audit(model, data: Dataset, j: int, mark: Mark, externals: list[Mark], alph
     for method, options in VERIFIERS.items():
         verifier = build_verifier(method, **options)
         marks = [mark, *externals[: verifier.n_external]]
-        result = verifier.run(ModelOracle(model, aux, marks, alpha, data.labels), data.labels[j])
+        result = verifier.run(
+            ModelOracle(model, aux, marks, alpha, data.labels), Question(data.labels[j])
+        )
         out[method] = {
             "detected": result.verdict is Verdict.DETECTED,
             "p_value": result.p_value,

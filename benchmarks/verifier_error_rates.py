@@ -1,7 +1,7 @@
 """False- and true-positive rates of every verifier on simulated models.
 
 Each audit is a fresh simulated model with fresh marks (``SimulatedOracle``, the
-mock's score model; defaults calibrated to issue 3's measurements, see
+mock's score model; defaults calibrated to measurements on real models, see
 ``providers.mock.MockSpec``). Clean models (no planted effect) give the
 false-positive rate (FPR) with a 95% Clopper–Pearson interval; models with a planted
 effect on label j give the true-positive rate (TPR), at the "strong" effect
@@ -24,8 +24,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from audit.verifiers import build_verifier
 from audit.verifiers.label_scan import LabelScan
+from audit.verifiers.registry import build_verifier
 from audit.verifiers.simulation import detection_rate
 from providers.mock.classifier import STRONG_EFFECT, MockSpec
 

@@ -9,7 +9,7 @@ into auxiliary test images (not cats) and records log-probabilities:
 - procedural marks: 60 seeds of ``marks.kinds`` ``procedural``.
 
 Measured, per family: the natural spread of the per-mark mean log p(cat) over 200
-images (raw and centred), the per-image noise, the issue's paired-test fact (two
+images (raw and centred), the per-image noise, the paired-test fact (two
 marks, n = 50, p < 0.1), and the calibrated verifier's false-positive rate on the
 clean model by leave-one-out (each mark in turn plays the "true" mark against the
 others, every label in turn plays j), and its true-positive rate on the marked models.
@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from audit.verifiers import build_verifier
+from audit.verifiers.protocol import Question
+from audit.verifiers.registry import build_verifier
 from audit.verifiers.verdict import Verdict
 from marks.blend import blend
 from marks.kinds import make_mark
@@ -121,7 +122,7 @@ def loo_pvalues(scores, labels, y_aux, k: int, n: int, rng, per_label: int) -> l
             rows = [int(r) for r in rng.choice(len(scores), size=k + 1, replace=False)]
             oracle = ArrayOracle(scores[:, keep], labels, rows)
             verifier.seed = int(rng.integers(1 << 30))
-            pvalues.append(verifier.run(oracle, label).p_value)
+            pvalues.append(verifier.run(oracle, Question(label)).p_value)
     return pvalues
 
 
@@ -227,7 +228,9 @@ def main() -> None:
         pvals = []
         for seed in range(200):
             verifier = build_verifier("calibrated", externals=kk, n=10, seed=seed)
-            pvals.append(verifier.run(ArrayOracle(scores, labels, list(range(kk + 1))), TARGET))
+            pvals.append(
+                verifier.run(ArrayOracle(scores, labels, list(range(kk + 1))), Question(TARGET))
+            )
         detected = [r.verdict is Verdict.DETECTED for r in pvals]
         marked[name] = {
             "isotope_z_over_200_images": z,

@@ -6,15 +6,20 @@ from functools import lru_cache
 
 import numpy as np
 
-from marks.mark import Mark
+from marks.errors import MarkingError
+from marks.mark import Mark, resized_planes
 
 
 def check_alpha(alpha: float) -> float:
     """Return ``alpha`` if it lies in (0, 1], else raise ``ValueError``."""
     if not (0.0 < alpha <= 1.0) or alpha != alpha:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+        raise MarkingError(f"alpha must be in (0, 1], got {alpha}")
     return float(alpha)
 
+
+# Above this size the per-size terms are neither cached nor built whole: at 16 bytes
+# per pixel an 88-megapixel photo's terms alone would take 1.4 GB, kept after it.
+CACHED_MAX_PIXELS = 16_000_000
 
 # Rows are blended in chunks of about this many values, so the float32 temporaries
 # stay in the CPU cache: whole-image float passes on a 12-megapixel photo move
@@ -54,6 +59,8 @@ def blend(image: np.ndarray, mark: Mark, alpha: float) -> np.ndarray:
     if image.dtype != np.uint8 or image.shape[-1] != 3 or image.ndim not in (3, 4):
         raise ValueError(f"expected uint8 RGB image(s), got {image.dtype} {image.shape}")
     height, width = image.shape[-3], image.shape[-2]
+    if height * width > CACHED_MAX_PIXELS and mark.pixels.shape[:2] != (height, width):
+        return _blend_large(image, mark, alpha)
     keep, add = _terms(mark, height, width, alpha)
     scale = np.float32(1.0 - alpha)
     out = np.empty_like(image)
@@ -71,5 +78,30 @@ def blend(image: np.ndarray, mark: Mark, alpha: float) -> np.ndarray:
             # A convex combination of values in [0, 255] stays in range, so
             # truncating after the +0.5 in ``add`` rounds to nearest without a clip.
             x += add[part]
+            np.copyto(result[part], x, casting="unsafe")
+    return out
+
+
+def _blend_large(image: np.ndarray, mark: Mark, alpha: float) -> np.ndarray:
+    # The same arithmetic as _terms and blend, chunk by chunk, from the mark resized
+    # to uint8 (7 bytes per pixel, freed on return): identical results.
+    height, width = image.shape[-3], image.shape[-2]
+    rgb, mask = resized_planes(mark, height, width)
+    full = bool((mask == 1.0).all())
+    scale = np.float32(1.0 - alpha)
+    out = np.empty_like(image)
+    rows = max(1, _CHUNK_VALUES // (width * 3))
+    pictures = zip(
+        image.reshape(-1, height, width, 3), out.reshape(-1, height, width, 3), strict=True
+    )
+    for picture, result in pictures:
+        for top in range(0, height, rows):
+            part = slice(top, top + rows)
+            weight = (alpha * mask[part])[..., None]
+            pixels = rgb[part].astype(np.float32) / 255.0
+            add = (weight * (pixels * 255.0) + 0.5).astype(np.float32)
+            x = picture[part].astype(np.float32)
+            x *= scale if full else (1.0 - weight).astype(np.float32)
+            x += add
             np.copyto(result[part], x, casting="unsafe")
     return out

@@ -60,15 +60,58 @@ class MarkTooCloseError(MarkEngineError, ValueError):
 
 
 class MarkingError(MarkEngineError, ValueError):
-    """Bad input to marking or upload preparation (α, fraction, folders)."""
+    """Bad input to the mark engine: α, fraction, mark kind, folders."""
 
 
 class MarkingInterrupted(MarkEngineError):
-    """Marking was interrupted; what was written is recorded in a partial manifest."""
+    """Marking was interrupted (Ctrl-C, SIGTERM, SIGHUP); what was written is recorded.
 
-    def __init__(self, manifest: Path, done: int, total: int) -> None:
-        super().__init__(
-            f"interrupted after {done} of {total} files; the partial manifest {manifest} "
-            "records what was written"
+    ``manifest`` is the partial manifest (None when the store refused it, then the
+    journal holds the record); ``signal_name`` the signal that stopped the run, if any.
+    """
+
+    def __init__(
+        self,
+        manifest: Path | None,
+        done: int,
+        total: int,
+        *,
+        journal: Path | None = None,
+        signal_name: str | None = None,
+    ) -> None:
+        cause = f"stopped by {signal_name}" if signal_name else "interrupted"
+        record = (
+            f"the partial manifest {manifest} records what was written"
+            if manifest is not None
+            else f"the journal {journal} records what was written"
         )
+        again = "; rerun with resume (--resume) to finish" if journal is not None else ""
+        super().__init__(f"{cause} after {done} of {total} files; {record}{again}")
         self.manifest = manifest
+        self.journal = journal
+        self.signal_name = signal_name
+
+
+class DamagedMarkError(StoreError):
+    """A mark's file in the store is unreadable, truncated or incomplete."""
+
+    def __init__(self, name: str, path: Path, problem: str) -> None:
+        super().__init__(
+            f"mark {name!r}: store file {path} {problem}; restore it from a backup or "
+            "remove it (without it the mark and its commitment cannot be used)"
+        )
+        self.name = name
+        self.path = Path(path)
+        self.problem = problem
+
+
+class MarkingStopped(StoreError):
+    """The store stopped accepting writes during marking; the journal says what was done."""
+
+    def __init__(self, problem: str, *, out: Path, files: int, journal: Path) -> None:
+        super().__init__(
+            f"{problem}. --out {out} holds {files} finished file(s), each recorded in the "
+            f"journal {journal}; once the store is writable again, rerun with resume "
+            "(--resume) to finish and save the manifest"
+        )
+        self.journal = journal

@@ -51,9 +51,12 @@ def is_within(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
 
 
-def check_out_dir(out: Path, sources: list[Path], store_root: Path | None) -> Path:
+def check_out_dir(
+    out: Path, sources: list[Path], store_root: Path | None, *, must_be_empty: bool = True
+) -> Path:
     """Resolve ``out`` and refuse it inside a source, around a source, inside the store,
-    or when it already holds files (a fresh folder is the thing to post)."""
+    or not a folder, or (``must_be_empty``) when it already holds files (a fresh folder
+    is the thing to post; marking checks that itself, under its lock, to resume)."""
     out = Path(out).expanduser().resolve()
     for src in sources:
         if is_within(out, src):
@@ -68,6 +71,8 @@ def check_out_dir(out: Path, sources: list[Path], store_root: Path | None) -> Pa
         raise MarkingError(
             f"--out {out} overlaps the private store {store_root}; marks must stay private"
         )
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise MarkingError(f"--out {out} already exists and is not a folder")
+    if must_be_empty and out.exists() and any(out.iterdir()):
         raise MarkingError(f"--out {out} already exists and is not an empty folder")
     return out

@@ -10,8 +10,11 @@ Reading (``read_image``, ``load_rgb``):
   ``I;16*`` and ``I`` are scaled from 0..65535 to 0..255 (``v·255/65535``, rounded;
   Pillow's own conversion would clip everything above 255 to white); ``F`` is taken as
   0..1 when its maximum is at most 1, else clipped to 0..255.
-- Files over Pillow's pixel limit (``Image.MAX_IMAGE_PIXELS``) are refused as
-  decompression bombs; every failure is an ``ImageError`` naming the path.
+- Files over Pillow's pixel limit (``Image.MAX_IMAGE_PIXELS``, 89.5 megapixels) are
+  refused as decompression bombs; only regular files of at most
+  ``marks.regular_file.MAX_FILE_BYTES`` (300 MB) are read (a FIFO or a device is
+  refused, not waited on or read forever); every failure is an ``ImageError`` naming
+  the path.
 
 Writing (``encode_image``): the source format is kept where Pillow can write it
 faithfully (JPEG, PNG, WebP, TIFF, BMP; MPO as JPEG); other formats (GIF, PGM/PPM, ICO,
@@ -39,6 +42,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from marks import jpeg_turbo
 from marks.errors import ImageError
+from marks.regular_file import read_regular
 
 JPEG_QUALITY = 95
 WEBP_QUALITY = 95
@@ -77,11 +81,8 @@ class ImageInfo:
 
 
 def _bytes(path: Path, data: bytes | None) -> bytes:
-    try:
-        if data is None:
-            data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImageError(path, f"cannot read file ({exc.strerror or exc})") from None
+    if data is None:
+        data = read_regular(path)  # regular files only, at most MAX_FILE_BYTES
     if not data:
         raise ImageError(path, "empty file (0 bytes)")
     return data
@@ -225,6 +226,21 @@ def read_image(path: Path, data: bytes | None = None) -> DecodedImage:
         xmp=xmp.encode() if isinstance(xmp, str) else xmp,
         icc_profile=icc or None,
     )
+
+
+def peek_pixels(data: bytes) -> int:
+    """Width × height read from the header alone, without decoding; 0 when unreadable.
+
+    Lets a caller reserve memory (``marks.pixel_budget``) before decoding.
+    """
+    header = jpeg_turbo.read_header(data)
+    if header is not None:
+        return header.width * header.height
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return 0  # read_image reports the problem itself
 
 
 def load_rgb(path: Path) -> np.ndarray:

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from marks.errors import MarkingError
 from marks.imageio import read_image
 from marks.mark import Mark, MarkKind
+from marks.seed import check_seed
 
 PROCEDURAL_SIZE = 256
 CANVAS_SIZE = 256
@@ -41,11 +43,12 @@ def make_mark(name: str, kind: MarkKind | str, *, seed: int, image: Path | None 
         kind = MarkKind(kind)
     except ValueError:
         choices = ", ".join(k.value for k in MarkKind)
-        raise ValueError(f"unknown mark kind {kind!r} (choose one of: {choices})") from None
+        raise MarkingError(f"unknown mark kind {kind!r} (choose one of: {choices})") from None
     if kind in _NEEDS_IMAGE and image is None:
-        raise ValueError(f"a {kind.value} mark needs an image (--image PATH)")
+        raise MarkingError(f"a {kind.value} mark needs an image (--image PATH)")
     if kind not in _NEEDS_IMAGE and image is not None:
-        raise ValueError(f"a {kind.value} mark is generated from its seed; it takes no image")
+        raise MarkingError(f"a {kind.value} mark is generated from its seed; it takes no image")
+    seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     if kind is MarkKind.PROCEDURAL:
         pixels, mask, params = _procedural(rng)

@@ -13,6 +13,7 @@ from marks.errors import ImageError, MarkingError
 from marks.imageio import check_image
 from marks.manifest import manifest_header
 from marks.marking import FileFailure
+from marks.regular_file import read_regular
 from marks.store import MarkStore
 from marks.upload_files import (
     LabelledFile,
@@ -57,7 +58,7 @@ def prepare_folder(
 
     def copy(item: LabelledFile, target: Path) -> dict | FileFailure:
         try:
-            data = item.path.read_bytes()
+            data = read_regular(item.path)
             check_image(item.path, data)
             (out / target).parent.mkdir(parents=True, exist_ok=True)
             write_atomic(out / target, data)

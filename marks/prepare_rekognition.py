@@ -33,6 +33,7 @@ from marks.imageio import read_image
 from marks.manifest import manifest_header
 from marks.mark import Mark
 from marks.marking import FileFailure
+from marks.seed import check_seed
 from marks.store import MarkStore
 from marks.upload_files import PrepareResult, Progress, encode_within
 
@@ -92,6 +93,7 @@ def prepare_rekognition(
         raise MarkingError(str(exc)) from None
     if probes is not None and probes < 1:
         raise MarkingError(f"--probes must be at least 1, got {probes}")
+    seed = check_seed(seed)
     _check_marks(mark, set2_marks)
     if not identities:
         raise MarkingError("give at least one identity and its folder (NAME=DIR)")

@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,8 @@ from marks.errors import ImageError, MarkingError
 from marks.imageio import canonical_format, check_image, read_image
 from marks.manifest import manifest_header
 from marks.marking import FileFailure
+from marks.regular_file import read_regular
+from marks.seed import check_seed
 from marks.store import MarkStore
 from marks.upload_files import (
     LabelledFile,
@@ -72,10 +75,17 @@ def check_gcs_prefix(prefix: str) -> str:
 
 
 def check_split(split: tuple[float, float, float]) -> tuple[float, float, float]:
-    """Return ``split`` (training, validation, test shares) if each is ≥ 0 and they sum to 1."""
-    if len(split) != 3 or any(s < 0 for s in split) or abs(sum(split) - 1.0) > 1e-6:
-        raise MarkingError(f"--split needs three shares ≥ 0 summing to 1, got {split}")
-    return split
+    """Return ``split`` (training, validation, test shares) if each is a finite number ≥ 0
+    and they sum to 1 (NaN compares false with everything, so it is refused by name)."""
+    shares = tuple(split)
+    if (
+        len(shares) != 3
+        or not all(isinstance(s, int | float) and math.isfinite(s) and s >= 0 for s in shares)
+        or abs(sum(shares) - 1.0) > 1e-6
+    ):
+        shown = ",".join(str(s) for s in shares)
+        raise MarkingError(f"--split needs three finite shares ≥ 0 summing to 1, got {shown}")
+    return (float(shares[0]), float(shares[1]), float(shares[2]))
 
 
 def assign_ml_use(n: int, split: tuple[float, float, float], rng: np.random.Generator) -> list[str]:
@@ -90,7 +100,7 @@ def assign_ml_use(n: int, split: tuple[float, float, float], rng: np.random.Gene
 
 
 def _prepared_bytes(item: LabelledFile) -> tuple[bytes, str]:
-    data = item.path.read_bytes()
+    data = read_regular(item.path)
     source_format = canonical_format(check_image(item.path, data).format)
     if source_format in TRAIN_FORMATS and len(data) <= MAX_TRAIN_BYTES:
         return data, TRAIN_FORMATS[source_format]
@@ -122,6 +132,7 @@ def prepare_vertex(
     prefix = check_gcs_prefix(gcs_prefix)
     if split is not None:
         split = check_split(split)
+    seed = check_seed(seed)
     files, out = collect_labelled(sources, out, store.root)
     result = PrepareResult(out=out)
     images = out / "images"

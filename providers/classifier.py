@@ -21,9 +21,13 @@ class Classifier(Protocol):
     """
 
     provider: str
-    target: str
     max_batch: int
     max_concurrency: int
+
+    @property
+    def target(self) -> str:
+        """The model or endpoint: with ``provider``, its identity in the ledger."""
+        ...
 
     @property
     def parameters(self) -> Mapping[str, object]:

@@ -1,4 +1,9 @@
-"""Typed provider errors. Adapters raise these; ``providers.retry`` decides what to retry."""
+"""Typed provider errors, in two families with one root each.
+
+``ProviderError``: a service call failed (exit code 1); ``providers.retry`` retries its
+``TransientError`` branch. ``ProviderConfigError``: the provider cannot be set up as asked
+(a bad ``--target`` or ``--provider-option``, a missing SDK): bad input (exit code 2).
+"""
 
 from __future__ import annotations
 
@@ -38,7 +43,15 @@ class BadReplyError(PermanentError):
     """The service answered something we cannot parse or trust (missing labels, NaN...)."""
 
 
-class MissingExtraError(ImportError):
+class ProviderConfigError(Exception):
+    """The provider cannot be set up as asked; the message says what to change."""
+
+
+class ProviderOptionError(ProviderConfigError, ValueError):
+    """``--target`` or a ``--provider-option`` cannot be used; the message says which."""
+
+
+class MissingExtraError(ProviderConfigError, ImportError):
     """An adapter's SDK is not installed; the message names the pip extra."""
 
     def __init__(self, provider: str, extra: str) -> None:

@@ -6,15 +6,6 @@ import threading
 import time
 from collections.abc import Callable
 
-DEFAULT_RATES: dict[str, tuple[float | None, int]] = {
-    # provider: (requests per second, burst). None = unlimited.
-    "azure": (20.0, 20),  # S1 tier: 20 transactions per second
-    "rekognition": (5.0, 5),  # default TPS of SearchFacesByImage in most regions
-    "vertex": (10.0, 10),  # a conservative share of the per-project online quota
-    "local": (None, 1),
-    "mock": (None, 1),
-}
-
 
 class RateLimiter:
     """Token bucket: at most ``burst`` calls at once, refilled at ``rate_per_s``.
@@ -42,13 +33,6 @@ class RateLimiter:
         self._tokens = float(burst)
         self._updated = clock()
         self._lock = threading.Lock()
-
-    @classmethod
-    def for_provider(cls, provider: str, rate_per_s: float | None = None) -> RateLimiter:
-        """The default limiter for ``provider``; ``rate_per_s`` overrides its rate."""
-        default_rate, burst = DEFAULT_RATES.get(provider, (None, 1))
-        rate = rate_per_s if rate_per_s is not None else default_rate
-        return cls(rate, max(1, burst if rate_per_s is None else int(max(1.0, rate_per_s))))
 
     def acquire(self, tokens: int = 1) -> float:
         """Block until ``tokens`` are available and take them; return seconds waited."""

@@ -1,44 +1,51 @@
 """CLI commands: ``isotope audit probability|rank|scan|distinguish``.
 
-Exit codes: 0 finished (any verdict), 1 provider failure, 2 bad input, 3 budget spent
-before a decision. Results go to stdout (one JSON object with ``--json``); progress
-and errors to stderr.
+Exit codes as ``audit.exit_codes.ExitCode``: 0 finished (any verdict), 1 provider
+failure, 2 bad input, 3 budget spent before a decision. Results go to stdout (one JSON
+object with ``--json``); progress and errors to stderr. Each command accepts only the
+methods the verifier registry lists for it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from audit.cli.guard import EXIT_BUDGET, fail, guarded
-from audit.queries.oracle import BudgetExhausted
+from audit.cli.common import (
+    EndpointUrlOption,
+    JsonOption,
+    ProviderOptionOption,
+    RegionOption,
+    ReportOption,
+    StoreOption,
+    WorkspaceOption,
+    build_provider,
+    query_progress,
+    stderr,
+)
+from audit.cli.guard import UsageError, guarded
 from audit.queries.provider_oracle import LOG_PROB, NEG_RANK
-from audit.spending.budget import Budget
-from audit.spending.prices import price_per_query
-from marks.errors import MarkEngineError
+from audit.verifiers import registry as verifiers
 from marks.store import MarkStore
-from providers.registry import PROVIDERS, build_classifier
+from providers import registry as providers
+from providers.spec import ProviderKind
 
 if TYPE_CHECKING:
-    from audit.runner.run import AuditOutcome, AuditPlan
+    from audit.runner.outcome import AuditOutcome
+    from audit.runner.plan import AuditPlan
 
-EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
-DEFAULT_WORKSPACE = Path("isotope-workspace")
 DEFAULT_ALPHA = 0.4
 
 audit_app = typer.Typer(
     help="Ask a model whether it learned your mark (query its API, run a statistical test).",
     no_args_is_help=True,
 )
-_err = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -46,37 +53,54 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
 
 
-@contextmanager
-def _guarded(as_json: bool) -> Iterator[None]:
-    """Turn library errors into a one-line message and the documented exit code."""
-    try:
-        with guarded(as_json, bad_input=(MarkEngineError,)):
-            yield
-    except BudgetExhausted as exc:
-        raise fail(str(exc), EXIT_BUDGET, as_json) from None
-    except KeyboardInterrupt:
-        _err.print("interrupted: every reply received is in the ledger; run again to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+# The methods each command accepts, as typer choices: a wrong one is a usage error.
+ProbabilityMethod = StrEnum(  # type: ignore[misc]
+    "ProbabilityMethod", {name: name for name in verifiers.methods("probability")}
+)
+RankMethod = StrEnum(  # type: ignore[misc]
+    "RankMethod", {name: name for name in verifiers.methods("rank")}
+)
 
 
-@contextmanager
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        yield None
-        return
-    columns = (TextColumn("querying"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=_err, transient=True) as bar:
-        task = bar.add_task("queries", total=total)
-        yield lambda n: bar.advance(task, n)
+def _method_option(command: str) -> Any:
+    specs = [s for s in verifiers.METHODS if s.command == command]
+    help_text = "; ".join(f"{s.name}: {s.summary}" for s in specs)
+    return typer.Option(verifiers.default_method(command), "--method", help=help_text)
+
+
+@dataclass
+class AuditArgs:
+    """The options every audit command shares, as parsed."""
+
+    provider: str
+    target: str
+    provider_option: list[str] | None
+    endpoint_url: str | None
+    region: str | None
+    mark: str
+    external: list[str] | None
+    externals: int | None
+    aux: Path
+    alpha: float | None
+    budget_queries: int | None
+    budget_usd: float | None
+    price: float | None
+    prices: Path | None
+    dry_run: bool
+    as_json: bool
+    report: Path | None
+    workspace: Path
+    store: Path | None
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def _external_names(names: list[str], audited: list[str]) -> list[str]:
     for name in audited:
         if name in names:
-            raise ValueError(f"--external {name} is an audited mark; externals must differ")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"--external repeats {', '.join(duplicates)}")
+            raise UsageError(f"--external {name} is an audited mark; externals must differ")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"--external repeats {', '.join(repeated)}")
     return names
 
 
@@ -122,149 +146,128 @@ def _print_outcome(outcome: AuditOutcome, as_json: bool) -> None:
     if outcome.report is not None:
         print(f"report: {outcome.report.folder}")
     for note in outcome.notes:
-        _err.print(f"note: {note}", highlight=False, markup=False)
+        stderr.print(f"note: {note}", highlight=False, markup=False)
 
 
-def _build_verifier(kind: str, method: str, options: dict[str, Any]) -> Any:
-    if kind == "scan":
-        from audit.verifiers.label_scan import LabelScan
-
-        return LabelScan(**options)
-    if kind == "distinguish":
-        from audit.verifiers.distinguish import Distinguisher
-
-        return Distinguisher(**options)
-    from audit.verifiers import build_verifier
-
-    return build_verifier(method, **options)
-
-
-def _audit(
-    kind: str,
-    *,
-    statistic: str,
-    provider: str,
-    target: str,
-    mark: str,
-    external: list[str] | None,
-    externals: int | None,
-    label: str | None,
-    aux: Path,
-    alpha: float | None,
+def _run(
+    command: str,
     method: str,
-    options: dict[str, Any],
-    budget_queries: int | None,
-    budget_usd: float | None,
-    price: float | None,
-    prices: Path | None,
-    dry_run: bool,
-    as_json: bool,
-    report: Path | None,
-    workspace: Path,
-    store: Path | None,
+    args: AuditArgs,
+    *,
+    label: str | None,
+    statistic: str = LOG_PROB,
     top_k: int | None = None,
-    api_endpoint: str | None = None,
     other_mark: str | None = None,
     other_label: str | None = None,
     own: Path | None = None,
 ) -> None:
     """Shared body of the audit commands: resolve marks, build, plan, run, print."""
-    with _guarded(as_json):
-        from audit.runner.run import AuditRequest, plan_audit, run_audit
+    with guarded(args.as_json):
+        from audit.runner.own_label import plan_own_label_audit, run_own_label_audit
+        from audit.runner.plan import prepare
+        from audit.runner.request import AuditRequest
+        from audit.runner.run import run_audit
+        from audit.spending.budget import Budget
+        from audit.spending.prices import price_per_query
+        from audit.verifiers.protocol import Question
 
-        held_store = MarkStore.open(store)
-        true_mark = held_store.get(mark)
-        names = _external_names(external or [], [mark, other_mark] if other_mark else [mark])
-        held = [held_store.get(name) for name in names]
-        if externals is not None or held:
-            options["externals"] = max(externals or 0, len(held))
-        if alpha is None:
-            alpha = held_store.posted_alpha(mark) or DEFAULT_ALPHA
-        classifier = build_classifier(
-            provider, target, store=held_store, top_k=top_k, api_endpoint=api_endpoint
-        )
-        budget = Budget(
-            budget_queries,
-            budget_usd,
-            price_per_query(provider, override=price, prices_file=prices),
-        )
-
-        def request_for(kind: str, method: str, label: str | None) -> AuditRequest:
-            return AuditRequest(
-                classifier=classifier,
-                verifier=_build_verifier(kind, method, options),
-                mark=true_mark,
-                aux_dir=aux,
-                alpha=alpha,
-                budget=budget,
-                label=label,
-                externals=held,
-                other=(held_store.get(other_mark), other_label)
-                if other_mark and other_label
-                else None,
-                statistic=statistic,
-            )
-
-        request = request_for(kind, method, label)
-        plan = plan_audit(request)
-        if dry_run:
-            _print_plan(plan, as_json, own_images=_count_own(own))
-            return
-        proposals, own_counts, notes = [], None, []
-        if own is not None:
-            from audit.inputs.own_images import propose_from_own_images
-
-            found, own_counts = propose_from_own_images(
-                classifier, own, workspace=workspace, budget=budget
-            )
-            proposals = [p.__dict__ for p in found]
-            label, kind, method = found[0].label, "single", "calibrated"
+        store = MarkStore.open(args.store)
+        audited = [args.mark, other_mark] if other_mark else [args.mark]
+        held = [store.get(name) for name in _external_names(args.external or [], audited)]
+        options = dict(args.options)
+        if args.externals is not None or held:
+            options["externals"] = max(args.externals or 0, len(held))
+        if own is not None:  # the proposed label is tested alone, with the default test
+            command, method = "probability", verifiers.default_method("probability")
             options.pop("labels", None)
-            notes.append(
-                f"label {label!r} proposed from the model's answers on {own} "
-                f"(top label of {found[0].top1_share:.0%} of those images); tested alone"
-            )
-            request = request_for(kind, method, label)
-            plan = plan_audit(request)
-        with _progress(plan.max_queries, sys.stderr.isatty()) as advance:
-            outcome = run_audit(
-                request,
-                workspace=workspace,
-                report_dir=report,
-                progress=advance,
-                notes=notes,
-            )
-        if own_counts is not None:
-            outcome.counts = outcome.counts + own_counts
-            outcome.proposals = proposals
-        _print_outcome(outcome, as_json)
+        alpha = args.alpha
+        if alpha is None:
+            alpha = store.posted_alpha(args.mark) or DEFAULT_ALPHA
+        classifier, limiter = build_provider(
+            str(args.provider),
+            args.target,
+            options=args.provider_option,
+            endpoint_url=args.endpoint_url,
+            region=args.region,
+            top_k=top_k,
+            store=store,
+        )
+        request = AuditRequest(
+            classifier=classifier,  # type: ignore[arg-type]
+            verifier=verifiers.build_verifier(method, command=command, **options),
+            mark=store.get(args.mark),
+            aux_dir=args.aux,
+            alpha=alpha,
+            budget=Budget(
+                args.budget_queries,
+                args.budget_usd,
+                price_per_query(str(args.provider), override=args.price, prices_file=args.prices),
+            ),
+            question=Question(label, other_label),
+            externals=held,
+            other_mark=store.get(other_mark) if other_mark else None,
+            statistic=statistic,
+            limiter=limiter,
+        )
+        if own is not None:
+            plan = plan_own_label_audit(own, request)
+            if args.dry_run:
+                from audit.inputs.own_images import count_own_images
+
+                _print_plan(plan, args.as_json, own_images=count_own_images(own))
+                return
+            with query_progress(plan.max_queries, sys.stderr.isatty()) as advance:
+                outcome = run_own_label_audit(
+                    own, request, workspace=args.workspace, report_dir=args.report, progress=advance
+                )
+        else:
+            prepared = prepare(request)
+            if args.dry_run:
+                _print_plan(prepared.plan, args.as_json)
+                return
+            with query_progress(prepared.plan.max_queries, sys.stderr.isatty()) as advance:
+                outcome = run_audit(
+                    request,
+                    workspace=args.workspace,
+                    report_dir=args.report,
+                    progress=advance,
+                    prepared=prepared,
+                )
+        _print_outcome(outcome, args.as_json)
     if outcome.exit_code:
-        raise typer.Exit(outcome.exit_code)
-
-
-def _count_own(own: Path | None) -> int | None:
-    if own is None:
-        return None
-    from audit.inputs.own_images import count_own_images
-
-    return count_own_images(own)
+        raise typer.Exit(int(outcome.exit_code))
 
 
 # Options shared by the audit commands (typer needs them per command).
-_PROVIDER = typer.Option("mock", help=f"Service to query: {', '.join(PROVIDERS)}.")
+ClassifierProvider = StrEnum(  # type: ignore[misc]
+    "ClassifierProvider", {name: name for name in providers.names(ProviderKind.CLASSIFIER)}
+)
+_PROVIDER = typer.Option(
+    "mock",
+    "--provider",
+    help="Service to query: "
+    + "; ".join(f"{s.name}: {s.summary}" for s in providers.specs(ProviderKind.CLASSIFIER)),
+)
 _TARGET = typer.Option(
-    "", help="Model/endpoint: a URL (local), an endpoint name (vertex), key=value pairs (mock)."
+    "",
+    "--target",
+    help="The model. "
+    + "; ".join(f"{s.name}: {s.target_help}" for s in providers.specs(ProviderKind.CLASSIFIER)),
 )
 _MARK = typer.Option(..., help="Your held mark (its name in the store).")
 _EXTERNAL = typer.Option(None, "--external", help="A held external mark; repeat for more.")
-_EXTERNALS = typer.Option(None, min=1, help="How many external marks (fresh ones fill up).")
+_EXTERNALS = typer.Option(
+    None, min=1, max=10_000, help="How many external marks (fresh ones fill up)."
+)
 _LABEL = typer.Option(..., help="The label your images were posted under (j).")
 _AUX = typer.Option(..., help="Auxiliary images not of the label (a folder, or one per label).")
 _ALPHA = typer.Option(
     None, help="Blend strength; default: the α the mark was posted with, else 0.4."
 )
-_N = typer.Option(None, min=2, help="Auxiliary images per round (default: the method's).")
-_ROUNDS = typer.Option(None, min=1, help="Rounds Q (paper method).")
+_N = typer.Option(
+    None, min=2, max=100_000, help="Auxiliary images per round (default: the method's)."
+)
+_ROUNDS = typer.Option(None, min=1, max=1000, help="Rounds Q (paper method).")
 _DELTA = typer.Option(None, help="Share δ of rounds that must be significant (paper method).")
 _LAM = typer.Option(None, help="Per-round significance λ (paper method).")
 _LEVEL = typer.Option(
@@ -282,28 +285,29 @@ _PRICES = typer.Option(
 _DRY = typer.Option(
     False, "--dry-run", help="Print the plan and its worst-case cost; send nothing."
 )
-_JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
-_REPORT = typer.Option(None, help="Report folder (default: WORKSPACE/reports/<time>-<method>).")
-_WORKSPACE = typer.Option(DEFAULT_WORKSPACE, help="Folder of the query ledger and reports.")
-_STORE = typer.Option(None, "--store", help="Mark store (default: $ISOTOPE_HOME or user data dir).")
-_API = typer.Option(None, "--api-endpoint", help="Private or local API endpoint (vertex).")
 
 
-def _verifier_options(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+def _args(values: dict[str, Any], **options: Any) -> AuditArgs:
+    """The shared options among a command's arguments, plus its verifier options."""
+    names = AuditArgs.__dataclass_fields__.keys() - {"options"}
+    shared: dict[str, Any] = {key: values.get(key) for key in names}
+    return AuditArgs(**shared, options={k: v for k, v in options.items() if v is not None})
 
 
 @audit_app.command()
 def probability(
-    provider: str = _PROVIDER,
+    provider: ClassifierProvider = _PROVIDER,
     target: str = _TARGET,
+    provider_option: list[str] | None = ProviderOptionOption,
+    endpoint_url: str | None = EndpointUrlOption,
+    region: str | None = RegionOption,
     mark: str = _MARK,
     external: list[str] | None = _EXTERNAL,
     externals: int | None = _EXTERNALS,
     label: str = _LABEL,
     aux: Path = _AUX,
     alpha: float | None = _ALPHA,
-    method: str = typer.Option("calibrated", help="calibrated | sequential | paper."),
+    method: ProbabilityMethod = _method_option("probability"),
     n: int | None = _N,
     rounds: int | None = _ROUNDS,
     delta: float | None = _DELTA,
@@ -315,29 +319,33 @@ def probability(
     price: float | None = _PRICE,
     prices: Path | None = _PRICES,
     dry_run: bool = _DRY,
-    as_json: bool = _JSON,
-    report: Path | None = _REPORT,
-    workspace: Path = _WORKSPACE,
-    store: Path | None = _STORE,
-    api_endpoint: str | None = _API,
+    as_json: bool = JsonOption,
+    report: Path | None = ReportOption,
+    workspace: Path = WorkspaceOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Test whether the mark raises the label's probability (full-output services)."""
-    options = _verifier_options(n=n, rounds=rounds, delta=delta, lam=lam, level=level, seed=seed)
-    _audit("single", statistic=LOG_PROB, options=options, **_common(locals()))
+    args = _args(locals(), n=n, rounds=rounds, delta=delta, lam=lam, level=level, seed=seed)
+    _run("probability", str(method), args, label=label)
 
 
 @audit_app.command()
 def rank(
-    provider: str = _PROVIDER,
+    provider: ClassifierProvider = _PROVIDER,
     target: str = _TARGET,
-    top_k: int | None = typer.Option(None, "--top-k", min=1, help="Ask for the top K labels."),
+    provider_option: list[str] | None = ProviderOptionOption,
+    endpoint_url: str | None = EndpointUrlOption,
+    region: str | None = RegionOption,
+    top_k: int | None = typer.Option(
+        None, "--top-k", min=1, max=10_000, help="Ask for the top K labels."
+    ),
     mark: str = _MARK,
     external: list[str] | None = _EXTERNAL,
     externals: int | None = _EXTERNALS,
     label: str = _LABEL,
     aux: Path = _AUX,
     alpha: float | None = _ALPHA,
-    method: str = typer.Option("rank", help="rank | calibrated | sequential, on ranks."),
+    method: RankMethod = _method_option("rank"),
     n: int | None = _N,
     level: float | None = _LEVEL,
     seed: int | None = _SEED,
@@ -346,21 +354,23 @@ def rank(
     price: float | None = _PRICE,
     prices: Path | None = _PRICES,
     dry_run: bool = _DRY,
-    as_json: bool = _JSON,
-    report: Path | None = _REPORT,
-    workspace: Path = _WORKSPACE,
-    store: Path | None = _STORE,
-    api_endpoint: str | None = _API,
+    as_json: bool = JsonOption,
+    report: Path | None = ReportOption,
+    workspace: Path = WorkspaceOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Test whether the mark lifts the label's rank (top-K or threshold services)."""
-    options = _verifier_options(n=n, level=level, seed=seed)
-    _audit("single", statistic=NEG_RANK, options=options, **_common(locals()))
+    args = _args(locals(), n=n, level=level, seed=seed)
+    _run("rank", str(method), args, label=label, statistic=NEG_RANK, top_k=top_k)
 
 
 @audit_app.command()
 def scan(
-    provider: str = _PROVIDER,
+    provider: ClassifierProvider = _PROVIDER,
     target: str = _TARGET,
+    provider_option: list[str] | None = ProviderOptionOption,
+    endpoint_url: str | None = EndpointUrlOption,
+    region: str | None = RegionOption,
     mark: str = _MARK,
     labels: str | None = typer.Option(
         None, help="Comma-separated labels to scan (default: every label of the model)."
@@ -380,41 +390,39 @@ def scan(
     price: float | None = _PRICE,
     prices: Path | None = _PRICES,
     dry_run: bool = _DRY,
-    as_json: bool = _JSON,
-    report: Path | None = _REPORT,
-    workspace: Path = _WORKSPACE,
-    store: Path | None = _STORE,
-    api_endpoint: str | None = _API,
+    as_json: bool = JsonOption,
+    report: Path | None = ReportOption,
+    workspace: Path = WorkspaceOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Find the label the mark was learned on.
 
-    Every label is tested on the same queries, Holm-corrected over labels; or, with
-    --own, the label the model gives your own images is proposed and tested alone.
+    Every label is tested on the same queries, with the family-wise error over labels
+    controlled; or, with --own, the label the model gives your own images is proposed
+    and tested alone.
     """
     chosen = [name.strip() for name in labels.split(",") if name.strip()] if labels else None
-    options = _verifier_options(n=n, level=level, seed=seed, labels=chosen)
-    _audit(
-        "scan",
-        statistic=LOG_PROB,
-        options=options,
-        label=None,
-        method="scan",
-        own=own,
-        **_common(locals()),
-    )
+    args = _args(locals(), n=n, level=level, seed=seed, labels=chosen)
+    _run("scan", "scan", args, label=None, own=own)
 
 
 @audit_app.command()
 def distinguish(
-    provider: str = _PROVIDER,
+    provider: ClassifierProvider = _PROVIDER,
     target: str = _TARGET,
+    provider_option: list[str] | None = ProviderOptionOption,
+    endpoint_url: str | None = EndpointUrlOption,
+    region: str | None = RegionOption,
     mark: str = _MARK,
     label: str = _LABEL,
     other_mark: str = typer.Option(..., help="Your second held mark (t_k)."),
     other_label: str = typer.Option(..., help="The label the second mark was posted under."),
     external: list[str] | None = _EXTERNAL,
     externals: int | None = typer.Option(
-        None, min=0, help="External marks as a calibration reference (0: the paper's test)."
+        None,
+        min=0,
+        max=10_000,
+        help="External marks as a calibration reference (0: the paper's test).",
     ),
     aux: Path = _AUX,
     alpha: float | None = _ALPHA,
@@ -426,35 +434,21 @@ def distinguish(
     price: float | None = _PRICE,
     prices: Path | None = _PRICES,
     dry_run: bool = _DRY,
-    as_json: bool = _JSON,
-    report: Path | None = _REPORT,
-    workspace: Path = _WORKSPACE,
-    store: Path | None = _STORE,
-    api_endpoint: str | None = _API,
+    as_json: bool = JsonOption,
+    report: Path | None = ReportOption,
+    workspace: Path = WorkspaceOption,
+    store: Path | None = StoreOption,
 ) -> None:
     """Check that each of two marks lifts only its own label (the paper's V_D)."""
     if other_mark == mark:
-        with _guarded(as_json):
-            raise ValueError("--other-mark must differ from --mark")
-    options = _verifier_options(n=n, level=level, seed=seed)
-    _audit(
+        with guarded(as_json):
+            raise UsageError("--other-mark must differ from --mark")
+    args = _args(locals(), n=n, level=level, seed=seed)
+    _run(
         "distinguish",
-        statistic=LOG_PROB,
-        options=options,
-        method="distinguish",
+        "distinguish",
+        args,
+        label=label,
         other_mark=other_mark,
         other_label=other_label,
-        **_common(locals()),
     )
-
-
-_COMMON = (
-    "provider", "target", "mark", "external", "externals", "label", "aux", "alpha", "method",
-    "budget_queries", "budget_usd", "price", "prices", "dry_run", "as_json", "report",
-    "workspace", "store", "top_k", "api_endpoint",
-)  # fmt: skip
-
-
-def _common(values: dict[str, Any]) -> dict[str, Any]:
-    """The shared options among a command's arguments."""
-    return {key: values[key] for key in _COMMON if key in values}

@@ -1,10 +1,26 @@
-"""How CLI commands report an expected failure: one line on stderr, the documented exit
-code, and with ``--json`` one JSON object on stdout saying what kind of failure it was.
+"""The one error guard every ``isotope`` command runs in.
+
+Expected failures become one line on stderr (and, with ``--json``, one JSON object on
+stdout: ``{"error", "kind", "exit_code"}``) with the documented exit code:
+
+- ``providers.errors.ProviderError`` (a service call failed) → ``ExitCode.PROVIDER``;
+- ``audit.errors.BudgetExhausted`` → ``ExitCode.BUDGET``;
+- ``audit.errors.AuditError``, ``marks.errors.MarkEngineError``,
+  ``providers.errors.ProviderConfigError`` and ``UsageError`` → ``ExitCode.BAD_INPUT``;
+- an ``OSError`` the machine raised about a named file (full disk, no permission) →
+  ``ExitCode.BAD_INPUT``, naming the file;
+- Ctrl-C → ``ExitCode.INTERRUPTED``.
+
+Anything else is a bug in isotope-audit: the traceback is printed with a line saying
+so, and the exit code is ``ExitCode.BUG``, never "bad input".
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,37 +28,74 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from providers.errors import MissingExtraError, ProviderError
+from audit.errors import AuditError, BudgetExhausted
+from audit.exit_codes import ExitCode
+from marks.errors import MarkEngineError
+from providers.errors import ProviderConfigError, ProviderError
 
-# Mirrors audit.runner.run's codes; that module (scipy, matplotlib) loads only when a
-# command runs, so ``isotope --help`` stays fast.
-EXIT_PROVIDER = 1
-EXIT_BAD_INPUT = 2
-EXIT_BUDGET = 3
-_KINDS = {EXIT_PROVIDER: "provider", EXIT_BAD_INPUT: "bad_input", EXIT_BUDGET: "budget"}
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
+_SYSTEM_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOENT,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EEXIST,
+    errno.EMFILE,
+}
 
 
-def fail(message: str, code: int, as_json: bool) -> typer.Exit:
+class UsageError(Exception):
+    """A command's options do not fit together; the message says how to fix them."""
+
+
+def fail(message: str, code: ExitCode, as_json: bool) -> typer.Exit:
     """Print ``message`` as an error (and as JSON with ``as_json``); the exit to raise."""
     # Text, not markup: a message may hold brackets (e.g. "[prices]") that are not styles.
-    _err.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
+    _err.print(Text.assemble(("error: ", "red"), message), highlight=False)
     if as_json:
-        kind = _KINDS.get(code, "error")
-        print(json.dumps({"error": message, "kind": kind, "exit_code": code}))
-    return typer.Exit(code)
+        print(json.dumps({"error": message, "kind": code.kind, "exit_code": int(code)}))
+    return typer.Exit(int(code))
+
+
+def _system_message(exc: OSError) -> str | None:
+    if exc.errno not in _SYSTEM_ERRNOS or exc.filename is None:
+        return None
+    return f"{exc.strerror or exc}: {exc.filename}"
 
 
 @contextmanager
-def guarded(as_json: bool, *, bad_input: tuple[type[Exception], ...] = ()) -> Iterator[None]:
-    """Provider errors exit 1; ``ValueError``, ``OSError``, a missing extra and
-    ``bad_input`` exit 2; each with a one-line message instead of a traceback.
-    """
+def guarded(as_json: bool = False) -> Iterator[None]:
+    """Run a command's body, mapping failures to messages and exit codes (see above)."""
     try:
         yield
     except typer.Exit:
         raise
+    except BudgetExhausted as exc:
+        raise fail(str(exc), ExitCode.BUDGET, as_json) from None
     except ProviderError as exc:
-        raise fail(str(exc), EXIT_PROVIDER, as_json) from None
-    except (ValueError, MissingExtraError, OSError, *bad_input) as exc:
-        raise fail(str(exc), EXIT_BAD_INPUT, as_json) from None
+        raise fail(str(exc), ExitCode.PROVIDER, as_json) from None
+    except (AuditError, MarkEngineError, ProviderConfigError, UsageError) as exc:
+        raise fail(str(exc), ExitCode.BAD_INPUT, as_json) from None
+    except KeyboardInterrupt:
+        interrupted = "interrupted: finished work is on disk; run the command again to resume"
+        raise fail(interrupted, ExitCode.INTERRUPTED, as_json) from None
+    except OSError as exc:
+        system = _system_message(exc)
+        if system is None:
+            raise _bug(exc, as_json) from None
+        raise fail(system, ExitCode.BAD_INPUT, as_json) from None
+    except Exception as exc:
+        raise _bug(exc, as_json) from None
+
+
+def _bug(exc: BaseException, as_json: bool) -> typer.Exit:
+    traceback.print_exception(exc, file=sys.stderr)
+    message = (
+        f"unexpected {type(exc).__name__}: {exc}. This is a bug in isotope-audit, not a "
+        "problem with your input; please report it with the traceback above"
+    )
+    return fail(message, ExitCode.BUG, as_json)

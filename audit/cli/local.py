@@ -1,61 +1,41 @@
-"""CLI commands: ``isotope train``, ``isotope serve`` and ``isotope demo``.
+"""CLI commands: ``isotope train`` and ``isotope serve`` (the local torch provider).
 
-Thin: parse, call ``providers.local`` / ``audit.demo.run``, print. Errors are one line on
-stderr with exit status 2 (bad input) or 1 (the demo's audit failed to reach a model).
+Thin: parse, call ``providers.local``, print. Errors go through the shared guard.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-EXIT_PROVIDER = 1
-EXIT_BAD_INPUT = 2
+from audit.cli.common import JsonOption, stderr
+from audit.cli.guard import UsageError, guarded
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-_err = Console(stderr=True, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("train")(train_command)
     app.command("serve")(serve_command)
-    app.command("demo")(demo_command)
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    _err.print(f"[bold red]error:[/] {message.replace('[', chr(92) + '[')}", highlight=False)
-    raise typer.Exit(code)
 
 
 @contextmanager
-def _guarded() -> Iterator[None]:
-    """Expected failures become one line on stderr, never a traceback."""
-    from marks.errors import MarkEngineError
-    from providers.errors import ProviderError
-
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except ProviderError as exc:
-        _fail(str(exc), EXIT_PROVIDER)
-    except (ValueError, OSError, MarkEngineError) as exc:
-        _fail(str(exc))
-
-
-@contextmanager
-def _epoch_bar(enabled: bool) -> Iterator:
+def epoch_bar(enabled: bool) -> Iterator[Callable[[str, Any], None] | None]:
     """A rich bar per model: epoch n/N, loss, train and held-out accuracy."""
     if not enabled:
         yield None
@@ -67,8 +47,8 @@ def _epoch_bar(enabled: bool) -> Iterator:
         TextColumn("{task.fields[stats]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=_err, transient=False) as bar:
-        tasks: dict[str, int] = {}
+    with Progress(*columns, console=stderr, transient=False) as bar:
+        tasks: dict[str, TaskID] = {}
 
         def update(name: str, stats) -> None:
             if name not in tasks:
@@ -93,12 +73,12 @@ def train_command(
     input_size: int | None = typer.Option(
         None, "--input-size", min=8, help="Image side the model sees (default: data's, ≤ 64)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Train an image classifier as a model trainer would (flips, crops, rotations)."""
     from providers.local.trainer import train
 
-    with _guarded(), _epoch_bar(not as_json) as bar:
+    with guarded(as_json), epoch_bar(not as_json) as bar:
         result = train(
             data_dir,
             out,
@@ -137,19 +117,21 @@ def serve_command(
     """Serve a model over the Vertex AI REST predict protocol until SIGINT/SIGTERM."""
     from providers.local.server import serve
 
-    api_key = None
-    if api_key_env:
-        api_key = os.environ.get(api_key_env)
-        if not api_key:
-            _fail(f"--api-key-env {api_key_env}: that environment variable is empty or unset")
-    if host not in LOOPBACK and api_key is None:
-        _err.print(
-            f"[yellow]warning:[/] serving on {host} without an API key: anyone who can reach "
-            "this address can query the model (use --api-key-env)"
-        )
-    base = f"http://{host}:{port}/v1/projects/PROJECT/locations/LOCATION/endpoints/{endpoint}"
-    _err.print(f"serving {model} at {base}:predict (Ctrl-C to stop)", highlight=False)
-    with _guarded():
+    with guarded():
+        api_key = None
+        if api_key_env:
+            api_key = os.environ.get(api_key_env)
+            if not api_key:
+                raise UsageError(
+                    f"--api-key-env {api_key_env}: that environment variable is empty or unset"
+                )
+        if host not in LOOPBACK and api_key is None:
+            stderr.print(
+                f"[yellow]warning:[/] serving on {host} without an API key: anyone who can "
+                "reach this address can query the model (use --api-key-env)"
+            )
+        base = f"http://{host}:{port}/v1/projects/PROJECT/locations/LOCATION/endpoints/{endpoint}"
+        stderr.print(f"serving {model} at {base}:predict (Ctrl-C to stop)", highlight=False)
         serve(
             model,
             host=host,
@@ -159,65 +141,3 @@ def serve_command(
             device=device,
             max_body_bytes=max_body_bytes,
         )
-
-
-def _verdict_table(result) -> Table:
-    table = Table(
-        title=f"isotope demo: label {result.label!r}, α = {result.alpha}, p = {result.fraction}"
-    )
-    table.add_column("")
-    for side in result.sides:
-        table.add_column(f"{side.name} model", justify="right")
-    rows = {
-        "trained with isotopes": ["yes", "no"],
-        "held-out accuracy": [
-            "n/a" if s.training.val_acc is None else f"{s.training.val_acc:.3f}"
-            for s in result.sides
-        ],
-        "verdict": [s.outcome.result.verdict.value.replace("_", " ") for s in result.sides],
-        "p-value": [
-            "n/a" if s.outcome.result.p_value is None else f"{s.outcome.result.p_value:.2g}"
-            for s in result.sides
-        ],
-        "level": [f"{s.outcome.result.level}" for s in result.sides],
-        "queries": [str(s.outcome.counts.billed) for s in result.sides],
-        "report (in workdir)": [
-            str(s.outcome.report.folder.relative_to(result.workdir)) if s.outcome.report else "-"
-            for s in result.sides
-        ],
-    }
-    for name, values in rows.items():
-        table.add_row(name, *values)
-    return table
-
-
-def demo_command(
-    data: Path | None = typer.Option(
-        None, "--data", help="Use a real folder (one subfolder per label) instead of generated."
-    ),
-    workdir: Path | None = typer.Option(
-        None, "--workdir", help="Empty folder for data, models and reports (default: a new temp)."
-    ),
-    label: str | None = typer.Option(
-        None, "--label", help="The label to mark (default: triangle)."
-    ),
-    epochs: int = typer.Option(30, "--epochs", min=1, help="Training epochs per model."),
-    device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-) -> None:
-    """Mark images, train a model with and one without them, serve both, audit both."""
-    from audit.demo.run import DemoConfig, gpu_note, run_demo
-
-    work = workdir or Path(tempfile.mkdtemp(prefix="isotope-demo-"))
-    log = None if as_json else (lambda line: _err.print(f"• {line}", highlight=False))
-    config = DemoConfig(label=label, epochs=epochs, device=device)
-    with _guarded(), _epoch_bar(not as_json) as bar:
-        result = run_demo(work, data=data, config=config, log=log, on_epoch=bar)
-    note = gpu_note(result)
-    if as_json:
-        typer.echo(json.dumps({**result.to_json(), "note": note}, default=str))
-        return
-    Console().print(_verdict_table(result))
-    typer.echo(f"finished in {result.seconds:.0f} s on {result.device}; everything is in {work}")
-    if note:
-        _err.print(f"note: {note}", highlight=False)

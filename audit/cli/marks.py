@@ -1,87 +1,30 @@
-"""CLI commands: ``isotope marks new|list|show`` and ``isotope mark``.
-
-Shared CLI plumbing for the mark engine's commands (errors, JSON, progress) lives
-here too; ``audit.cli.prepare`` reuses it.
-"""
+"""CLI commands: ``isotope marks new|list|show`` and ``isotope mark``."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
 
 import typer
-from PIL import Image
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from marks.errors import MarkEngineError
+from audit.cli.common import (
+    JsonOption,
+    StoreOption,
+    ignore_bomb_warnings,
+    print_json,
+    progress_bar,
+    stderr,
+)
+from audit.cli.guard import guarded
+from audit.exit_codes import ExitCode
 from marks.kinds import make_mark
 from marks.mark import MarkKind
 from marks.marking import mark_folder
 from marks.store import MarkStore
 
-EXIT_PROBLEMS = 2  # bad input, or some files failed
-
-stderr = Console(stderr=True, soft_wrap=True)
 marks_app = typer.Typer(help="Create and inspect your secret marks.", no_args_is_help=True)
-
-StoreOption = typer.Option(
-    None,
-    "--store",
-    help="Private store folder (default: $ISOTOPE_HOME, else the user data folder).",
-    file_okay=False,
-)
-JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
-
-
-def fail(message: str) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with status 2."""
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    raise typer.Exit(EXIT_PROBLEMS)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the library's expected errors into a one-line message and exit 2."""
-    try:
-        yield
-    except (MarkEngineError, ValueError, OSError) as exc:
-        fail(str(exc).replace("[", r"\["))
-
-
-def print_json(obj: object) -> None:
-    """Print ``obj`` as the one JSON object on stdout."""
-    typer.echo(json.dumps(obj, indent=2, default=str))
-
-
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr, driven by a ``(done, total)`` callback."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-def ignore_bomb_warnings() -> None:
-    """Pillow warns on large images; the engine refuses them itself with a clear error."""
-    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
 def public_record(store: MarkStore, name: str) -> dict:
@@ -115,7 +58,7 @@ def marks_new(
     as_json: bool = JsonOption,
 ) -> None:
     """Create a secret mark and keep it in the private store."""
-    with user_errors():
+    with guarded(as_json):
         store = MarkStore.open(store_dir)
         seed = secrets.randbelow(2**31) if seed is None else seed
         record = store.add(make_mark(name, kind, seed=seed, image=image), force=force)
@@ -132,7 +75,7 @@ def marks_new(
 @marks_app.command("list")
 def marks_list(store_dir: Path | None = StoreOption, as_json: bool = JsonOption) -> None:
     """List the marks held in the store."""
-    with user_errors():
+    with guarded(as_json):
         store = MarkStore.open(store_dir)
         rows = [public_record(store, name) for name in store.names()]
     if as_json:
@@ -158,7 +101,7 @@ def marks_show(
     as_json: bool = JsonOption,
 ) -> None:
     """Show a mark's kind, seed, fingerprint and public commitment (never its pixels)."""
-    with user_errors():
+    with guarded(as_json):
         store = MarkStore.open(store_dir)
         shown = public_record(store, name)
         if reveal_salt:
@@ -197,7 +140,7 @@ def mark_command(
 ) -> None:
     """Blend a mark into a share of the photos in SRC and write all of them to --out."""
     ignore_bomb_warnings()
-    with user_errors():
+    with guarded(as_json):
         store = MarkStore.open(store_dir)
         mark = store.get(mark_name)
         with progress_bar("marking") as update:
@@ -228,7 +171,7 @@ def mark_command(
     for failure in result.failed:
         stderr.print(f"failed: {failure.path}: {failure.error}", highlight=False, markup=False)
     if result.failed:
-        raise typer.Exit(EXIT_PROBLEMS)
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
 
-from audit.cli.marks import (
-    EXIT_PROBLEMS,
+from audit.cli.common import (
     JsonOption,
     StoreOption,
-    fail,
     ignore_bomb_warnings,
     print_json,
     progress_bar,
     stderr,
-    user_errors,
 )
+from audit.cli.guard import UsageError, guarded
+from audit.exit_codes import ExitCode
 from marks.prepare_folder import prepare_folder
 from marks.prepare_rekognition import prepare_rekognition
 from marks.prepare_vertex import prepare_vertex
@@ -37,14 +37,14 @@ TreeOption = typer.Option(
 
 
 def parse_pairs(pairs: list[str], what: str) -> dict[str, Path]:
-    """Parse ``NAME=DIR`` arguments; exit 2 with a message on a malformed or repeated one."""
+    """Parse ``NAME=DIR`` arguments; ``UsageError`` on a malformed or repeated one."""
     parsed: dict[str, Path] = {}
     for pair in pairs:
         name, sep, folder = pair.partition("=")
         if not sep or not name or not folder:
-            fail(f"{what} {pair!r} must look like NAME=DIR")
+            raise UsageError(f"{what} {pair!r} must look like NAME=DIR")
         if name in parsed:
-            fail(f"{what} {name!r} is given twice")
+            raise UsageError(f"{what} {name!r} is given twice")
         parsed[name] = Path(folder)
     return parsed
 
@@ -54,13 +54,13 @@ def label_sources(labels: list[str], tree: Path | None) -> dict[str, Path]:
     sources = parse_pairs(labels, "--label")
     if tree is not None:
         if not tree.is_dir():
-            fail(f"--from-tree {tree} is not a folder")
+            raise UsageError(f"--from-tree {tree} is not a folder")
         for sub in sorted(p for p in tree.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if sub.name in sources:
-                fail(f"label {sub.name!r} is given by --label and by --from-tree")
+                raise UsageError(f"label {sub.name!r} is given by --label and by --from-tree")
             sources[sub.name] = sub
     if not sources:
-        fail("give the labels' folders with --label LABEL=DIR or --from-tree DIR")
+        raise UsageError("give the labels' folders with --label LABEL=DIR or --from-tree DIR")
     return sources
 
 
@@ -76,7 +76,7 @@ def finish(result: PrepareResult, as_json: bool, what: str) -> None:
     for failure in result.failed:
         stderr.print(f"failed: {failure.path}: {failure.error}", highlight=False, markup=False)
     if result.failed:
-        raise typer.Exit(EXIT_PROBLEMS)
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 
 @prepare_app.command("folder")
@@ -89,8 +89,8 @@ def folder_command(
 ) -> None:
     """One subfolder per label, for local training."""
     ignore_bomb_warnings()
-    sources = label_sources(labels, tree)
-    with user_errors():
+    with guarded(as_json):
+        sources = label_sources(labels, tree)
         store = MarkStore.open(store_dir)
         with progress_bar("copying") as update:
             result = prepare_folder(sources, out, store=store, progress=update)
@@ -100,13 +100,14 @@ def folder_command(
 def _parse_split(split: str | None) -> tuple[float, float, float] | None:
     if split is None:
         return None
+    problem = UsageError(f"--split {split!r} must be three numbers ≥ 0 like 0.8,0.1,0.1")
     try:
         parts = tuple(float(p) for p in split.split(","))
     except ValueError:
-        fail(f"--split {split!r} must be three numbers like 0.8,0.1,0.1")
-    if len(parts) != 3:
-        fail(f"--split {split!r} must be three numbers like 0.8,0.1,0.1")
-    return parts  # type: ignore[return-value]
+        raise problem from None
+    if len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts):
+        raise problem
+    return parts[0], parts[1], parts[2]
 
 
 @prepare_app.command("vertex")
@@ -124,9 +125,9 @@ def vertex_command(
 ) -> None:
     """Vertex AI import files (CSV and JSONL) with gs:// URIs, and the images to upload."""
     ignore_bomb_warnings()
-    sources = label_sources(labels, tree)
-    shares = _parse_split(split)
-    with user_errors():
+    with guarded(as_json):
+        sources = label_sources(labels, tree)
+        shares = _parse_split(split)
         store = MarkStore.open(store_dir)
         with progress_bar("preparing") as update:
             result = prepare_vertex(
@@ -159,8 +160,8 @@ def rekognition_command(
 ) -> None:
     """An enrollment plan per identity: set1 (same mark), set2 (5 marks), set3 probes."""
     ignore_bomb_warnings()
-    people = parse_pairs(identities, "--identity")
-    with user_errors():
+    with guarded(as_json):
+        people = parse_pairs(identities, "--identity")
         store = MarkStore.open(store_dir)
         with progress_bar("identities") as update:
             result = prepare_rekognition(

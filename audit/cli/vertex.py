@@ -1,8 +1,8 @@
 """CLI commands: ``isotope vertex upload|train|deploy|undeploy|delete|operations``.
 
 Google Cloud credentials come only from Application Default Credentials (or none, for
-a plain ``http://`` ``--api-endpoint``). Exit codes: 0 done, 1 service failure, 2 bad
-input or not confirmed. Results go to stdout (one JSON object with ``--json``);
+a plain ``http://`` ``--api-endpoint``). Exit codes as ``audit.exit_codes.ExitCode``
+(2: bad input or not confirmed). Results go to stdout (one JSON object with ``--json``);
 progress and errors to stderr. Auditing an endpoint is ``isotope audit probability
 --provider vertex --target projects/P/locations/L/endpoints/E``.
 """
@@ -15,13 +15,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from audit.cli.guard import EXIT_BAD_INPUT, guarded
+from audit.cli.common import DEFAULT_WORKSPACE, JsonOption
+from audit.cli.guard import UsageError, guarded
+from audit.exit_codes import ExitCode
 
-DEFAULT_WORKSPACE = Path("isotope-workspace")
+if TYPE_CHECKING:
+    from providers.vertex.connection import VertexConnection
 
 vertex_app = typer.Typer(
     help="Google Vertex AI: upload isotopes, train AutoML, deploy, undeploy, delete.",
@@ -40,7 +44,6 @@ _TRANSPORT = typer.Option(None, "--transport", help="rest or grpc (http:// endpo
 _WORKSPACE = typer.Option(
     DEFAULT_WORKSPACE, "--workspace", help="Where started operations are recorded for resuming."
 )
-_JSON = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +66,7 @@ def _guarded(as_json: bool) -> Iterator[None]:
 
 def _connection(
     project: str | None, location: str, api_endpoint: str | None, transport: str | None
-) -> object:
+) -> VertexConnection:
     from providers.vertex.connection import VertexConnection
 
     return VertexConnection(
@@ -93,7 +96,7 @@ def upload(
     api_endpoint: str | None = _API_ENDPOINT,
     transport: str | None = _TRANSPORT,
     workspace: Path = _WORKSPACE,
-    as_json: bool = _JSON,
+    as_json: bool = JsonOption,
 ) -> None:
     """Upload images to Cloud Storage (skipping ones already there) and write the import file."""
     with _guarded(as_json):
@@ -154,7 +157,7 @@ def train(
     api_endpoint: str | None = _API_ENDPOINT,
     transport: str | None = _TRANSPORT,
     workspace: Path = _WORKSPACE,
-    as_json: bool = _JSON,
+    as_json: bool = JsonOption,
 ) -> None:
     """Train AutoML image classification on a dataset (resumes a recorded run)."""
     with _guarded(as_json):
@@ -162,7 +165,7 @@ def train(
         from providers.vertex.oplog import OperationLog
 
         if deploy and not wait:
-            raise ValueError("--deploy needs --wait (deploy later with `isotope vertex deploy`)")
+            raise UsageError("--deploy needs --wait (deploy later with `isotope vertex deploy`)")
         price = training.TRAINING_NODE_HOUR_USD if node_hour_usd is None else node_hour_usd
         cost = training.training_cost_usd(budget, price)
         _say(
@@ -172,9 +175,9 @@ def train(
         )
         if not yes:
             if not sys.stdin.isatty():
-                raise ValueError(f"pass --yes to accept spending up to ${cost:,.2f} on training")
+                raise UsageError(f"pass --yes to accept spending up to ${cost:,.2f} on training")
             if not typer.confirm("start training?", err=True):
-                raise typer.Exit(EXIT_BAD_INPUT)
+                raise typer.Exit(int(ExitCode.BAD_INPUT))
         connection = _connection(project, location, api_endpoint, transport)
         log = OperationLog.in_workspace(workspace)
         dataset_name = training.find_dataset(connection, dataset)
@@ -221,7 +224,7 @@ def deploy(
     api_endpoint: str | None = _API_ENDPOINT,
     transport: str | None = _TRANSPORT,
     workspace: Path = _WORKSPACE,
-    as_json: bool = _JSON,
+    as_json: bool = JsonOption,
 ) -> None:
     """Deploy a model on an endpoint (one node; bills node hours until undeployed)."""
     with _guarded(as_json):
@@ -254,7 +257,7 @@ def undeploy(
     location: str = _LOCATION,
     api_endpoint: str | None = _API_ENDPOINT,
     transport: str | None = _TRANSPORT,
-    as_json: bool = _JSON,
+    as_json: bool = JsonOption,
 ) -> None:
     """Undeploy models from an endpoint to stop paying for its nodes."""
     with _guarded(as_json):
@@ -277,7 +280,7 @@ def delete(
     location: str = _LOCATION,
     api_endpoint: str | None = _API_ENDPOINT,
     transport: str | None = _TRANSPORT,
-    as_json: bool = _JSON,
+    as_json: bool = JsonOption,
 ) -> None:
     """Delete an endpoint (undeploying first), a model or a dataset."""
     with _guarded(as_json):
@@ -285,9 +288,9 @@ def delete(
 
         if not yes:
             if not sys.stdin.isatty():
-                raise ValueError(f"pass --yes to delete {resource}")
+                raise UsageError(f"pass --yes to delete {resource}")
             if not typer.confirm(f"delete {resource}?", err=True):
-                raise typer.Exit(EXIT_BAD_INPUT)
+                raise typer.Exit(int(ExitCode.BAD_INPUT))
         delete_resource(
             _connection(project, location, api_endpoint, transport), resource, progress=_say
         )
@@ -295,7 +298,7 @@ def delete(
 
 
 @vertex_app.command("operations")
-def operations(workspace: Path = _WORKSPACE, as_json: bool = _JSON) -> None:
+def operations(workspace: Path = _WORKSPACE, as_json: bool = JsonOption) -> None:
     """List the Vertex AI resources this workspace started (to resume or clean up)."""
     with _guarded(as_json):
         from providers.vertex.oplog import OperationLog

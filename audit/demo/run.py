@@ -19,12 +19,14 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from audit.demo.data import LABELS, write_folder
-from audit.runner.run import AuditOutcome, run_probability_audit
+from audit.runner.outcome import AuditOutcome
+from audit.runner.run import run_probability_audit
 from audit.spending.budget import Budget
 from marks.kinds import make_mark
 from marks.mark import Mark, MarkKind
@@ -195,7 +197,7 @@ def run_demo(
             epochs=config.epochs,
             device=config.device,
             seed=config.seed,
-            on_epoch=(lambda stats, n=name: on_epoch(n, stats)) if on_epoch else None,
+            on_epoch=partial(on_epoch, name) if on_epoch else None,
         )
 
     sides = []

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from audit.errors import AuditInputError
 from marks.errors import ImageError
 from marks.imageio import load_rgb
 
@@ -25,7 +26,7 @@ MAX_SIDE = 512
 """Larger images are downscaled on load: services resize anyway, and memory stays small."""
 
 
-class AuxImagesError(ValueError):
+class AuxImagesError(AuditInputError):
     """The auxiliary folder cannot serve the audit; the message says why."""
 
 

@@ -13,6 +13,7 @@ from audit.inputs.aux_images import load_aux_images
 from audit.spending.budget import Budget
 from audit.spending.ledger import Ledger, LedgeredClassifier, QueryCounts
 from audit.verifiers.label_scan import LabelProposal, propose_labels
+from providers import registry
 from providers.classifier import Classifier
 from providers.query import QueryImage
 from providers.rate_limit import RateLimiter
@@ -47,7 +48,7 @@ def propose_from_own_images(
             ledger,
             budget,
             retry,
-            limiter if limiter is not None else RateLimiter.for_provider(classifier.provider),
+            limiter if limiter is not None else registry.default_limiter(classifier.provider),
         )
         queries = [
             QueryImage.from_array(pixels, base=image_id)

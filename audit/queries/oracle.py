@@ -19,8 +19,8 @@ TRUE_MARK = 0
 """Mark index of the person's own mark; external marks are 1..n_external."""
 
 
-class BudgetExhausted(Exception):
-    """The query or money budget cannot pay for the next request."""
+Indices = Sequence[int] | np.ndarray
+"""Mark or image indices: a list, a range or an integer array."""
 
 
 class ScoreOracle(Protocol):
@@ -33,7 +33,7 @@ class ScoreOracle(Protocol):
     larger when the model leans more towards the label: a log-probability for full
     output, minus the rank (K+1 when absent) for top-K or threshold output.
     ``statistic`` says which. Repeated pairs are not billed twice.
-    Raises ``BudgetExhausted`` before spending past the budget.
+    Raises ``audit.errors.BudgetExhausted`` before spending past the budget.
     """
 
     labels: list[str]
@@ -41,7 +41,7 @@ class ScoreOracle(Protocol):
     n_external: int
     statistic: str  # "log_prob" or "neg_rank"
 
-    def query(self, marks: Sequence[int], images: Sequence[int]) -> np.ndarray: ...
+    def query(self, marks: Indices, images: Indices) -> np.ndarray: ...
 
     def queries_used(self) -> int:
         """How many distinct (mark, image) pairs have been answered so far."""

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from audit.errors import UnknownLabelError
 from audit.inputs.aux_images import AuxImages
-from audit.queries.oracle import CLEAN, TRUE_MARK
+from audit.queries.oracle import CLEAN, TRUE_MARK, Indices
 from marks.blend import blend
 from marks.mark import Mark
 from providers.classifier import Classifier
@@ -32,10 +33,6 @@ BLOCK_BYTES = 128 * 2**20
 """Encoded bytes per classify call. Usually one call holds a whole query, so the ledger
 reserves its budget all at once (no round half-paid); the cap bounds memory when the
 auxiliary images are large."""
-
-
-class UnknownLabelError(ValueError):
-    """The audited label is not one the model knows."""
 
 
 def _describe_mark(index: int) -> str:
@@ -102,7 +99,7 @@ class ProviderOracle:
         """Distinct (mark, image) pairs answered so far."""
         return len(self._cache)
 
-    def query(self, marks: Sequence[int], images: Sequence[int]) -> np.ndarray:
+    def query(self, marks: Indices, images: Indices) -> np.ndarray:
         """Statistics of shape (len(marks), len(images), len(labels))."""
         for mark in marks:
             if mark != CLEAN and not 0 <= mark < len(self.marks):

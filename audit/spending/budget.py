@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 
-from audit.queries.oracle import BudgetExhausted
+from audit.errors import AuditInputError, BudgetExhausted
 
 
 class Budget:
@@ -20,11 +20,11 @@ class Budget:
         self, max_queries: int | None, max_usd: float | None, price_per_query: float
     ) -> None:
         if max_queries is not None and max_queries < 0:
-            raise ValueError(f"query budget must be >= 0, got {max_queries}")
+            raise AuditInputError(f"query budget must be >= 0, got {max_queries}")
         if max_usd is not None and not max_usd >= 0:
-            raise ValueError(f"money budget must be >= 0 USD, got {max_usd}")
+            raise AuditInputError(f"money budget must be >= 0 USD, got {max_usd}")
         if not price_per_query >= 0:
-            raise ValueError(f"price per query must be >= 0 USD, got {price_per_query}")
+            raise AuditInputError(f"price per query must be >= 0 USD, got {price_per_query}")
         self.max_queries = max_queries
         self.max_usd = max_usd
         self.price_per_query = float(price_per_query)

@@ -1,53 +1,36 @@
-"""Per-query prices of each provider: one table, overridable by the user.
+"""What each billed operation costs: the registry's price rows, overridable by the user.
 
-Public list prices (2026) as the services publish them; converted to dollars per
-query, the unit the budget counts. Override with ``--price-per-query`` or a TOML file::
+Prices are public list prices in each provider's ``spec.py``, in dollars per operation
+(``query`` for a classification, ``search``/``index`` for face collections). Override
+them with ``--price-per-query`` or a TOML file (``--prices``, ``$ISOTOPE_PRICES``, or
+``prices.toml`` in the user config folder)::
 
     [prices]            # USD per query
     vertex = 0.0005
-    azure = 0.001
+    [prices.rekognition]  # USD per operation
+    search = 0.0008
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
+from audit.errors import AuditInputError
+from providers import registry
+from providers.spec import ProviderKind
+
 PRICES_ENV = "ISOTOPE_PRICES"
 """Environment variable naming a prices TOML file."""
-
-VERTEX_NODE_HOUR_USD = 1.375
-"""Vertex AI AutoML image online prediction, per deployed node hour (list price 2026)."""
-VERTEX_QUERIES_PER_NODE_HOUR = 3600
-"""Assumed throughput for the per-query estimate: one prediction per second per node."""
+MAX_PRICE_FILE_BYTES = 1_000_000
+"""A price file is a few lines; anything larger is not one."""
 
 
-@dataclass(frozen=True)
-class Price:
-    """What one query costs on a provider, and where the figure comes from."""
-
-    per_query_usd: float
-    source: str
-
-
-PRICES: dict[str, Price] = {
-    "vertex": Price(
-        VERTEX_NODE_HOUR_USD / VERTEX_QUERIES_PER_NODE_HOUR,
-        "AutoML image online prediction $1.375 per node hour, assumed 1 query/s; "
-        "a deployed endpoint also bills idle node hours",
-    ),
-    "rekognition": Price(0.001, "Rekognition image APIs $1.00 per 1,000 images (first 1M)"),
-    "azure": Price(0.001, "Azure AI Vision Image Analysis S1 $1.00 per 1,000 transactions"),
-    "local": Price(0.0, "your own machine"),
-    "mock": Price(0.0, "in-process simulation"),
-}
-
-
-class PriceError(ValueError):
+class PriceError(AuditInputError):
     """A price file or override is unusable; the message says which and why."""
 
 
@@ -60,44 +43,80 @@ def default_prices_file() -> Path | None:
     return path if path.is_file() else None
 
 
-def load_price_file(path: Path) -> dict[str, float]:
-    """Read ``[prices] provider = usd_per_query`` from a TOML file."""
+def _check_price(value: object, where: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= 1_000
+    ):
+        raise PriceError(f"{where} must be a number from 0 to 1000 (USD), got {value!r}")
+    return float(value)
+
+
+def _read_toml(path: Path) -> dict:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PriceError(f"price file {path} does not exist") from None
+        if not path.is_file():
+            raise PriceError(f"price file {path} does not exist or is not a regular file")
+        if path.stat().st_size > MAX_PRICE_FILE_BYTES:
+            raise PriceError(f"price file {path} is larger than {MAX_PRICE_FILE_BYTES} bytes")
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PriceError(f"price file {path} is not readable TOML: {exc}") from None
-    table = data.get("prices")
+
+
+def load_price_file(path: Path) -> dict[str, dict[str, float]]:
+    """``{provider: {operation: usd}}`` from a TOML file's ``[prices]`` table.
+
+    ``provider = X`` is the price of its ``query`` operation; ``[prices.provider]``
+    tables name operations.
+    """
+    table = _read_toml(path).get("prices")
     if not isinstance(table, dict):
         raise PriceError(f"price file {path} has no [prices] table")
-    out: dict[str, float] = {}
+    out: dict[str, dict[str, float]] = {}
     for provider, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise PriceError(
-                f"price file {path}: prices.{provider} must be a number >= 0 (USD per query), "
-                f"got {value!r}"
-            )
-        out[provider] = float(value)
+        if isinstance(value, dict):
+            out[provider] = {
+                op: _check_price(usd, f"price file {path}: prices.{provider}.{op}")
+                for op, usd in value.items()
+            }
+        else:
+            out[provider] = {"query": _check_price(value, f"price file {path}: prices.{provider}")}
     return out
+
+
+def price(
+    provider: str,
+    operation: str = "query",
+    *,
+    kind: ProviderKind = ProviderKind.CLASSIFIER,
+    override: float | None = None,
+    prices_file: Path | None = None,
+) -> float:
+    """USD per ``operation`` on ``provider``: ``override``, else the price file, else the
+    provider's registry row."""
+    if override is not None:
+        return _check_price(override, "--price-per-query")
+    path = prices_file if prices_file is not None else default_prices_file()
+    if path is not None:
+        table = load_price_file(path)
+        if operation in table.get(provider, {}):
+            return table[provider][operation]
+    try:
+        row = registry.get(provider, kind).price(operation)
+    except ValueError:
+        row = None
+    if row is None:
+        raise PriceError(
+            f"no price known for {operation} on provider {provider!r}: pass "
+            "--price-per-query or add it to a prices file"
+        )
+    return row.usd
 
 
 def price_per_query(
     provider: str, *, override: float | None = None, prices_file: Path | None = None
 ) -> float:
-    """USD per query for ``provider``: ``override``, else the price file, else the table."""
-    if override is not None:
-        if not override >= 0:
-            raise PriceError(f"--price-per-query must be >= 0, got {override}")
-        return float(override)
-    path = prices_file if prices_file is not None else default_prices_file()
-    if path is not None:
-        table = load_price_file(path)
-        if provider in table:
-            return table[provider]
-    if provider not in PRICES:
-        raise PriceError(
-            f"no price known for provider {provider!r}: pass --price-per-query or add it "
-            "to a prices file"
-        )
-    return PRICES[provider].per_query_usd
+    """USD per classification query on ``provider`` (see ``price``)."""
+    return price(provider, "query", override=override, prices_file=prices_file)

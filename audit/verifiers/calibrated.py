@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
+from audit.errors import BudgetExhausted, VerifierOptionError
+from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
@@ -14,7 +15,9 @@ from audit.verifiers.inputs import (
     check_level,
     image_order,
     label_index,
+    require_label,
 )
+from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verdict_from_p, verifier_result
 from audit.verifiers.verdict import VerifierResult
 
@@ -68,9 +71,9 @@ class CalibratedVerifier:
         seed: int = 0,
     ) -> None:
         if calibration not in (*CALIBRATIONS, "auto"):
-            raise ValueError(f"calibration must be auto, t or rank, got {calibration!r}")
+            raise VerifierOptionError(f"calibration must be auto, t or rank, got {calibration!r}")
         if externals < 2:
-            raise ValueError(
+            raise VerifierOptionError(
                 f"the calibrated test needs at least 2 external marks, got {externals}"
             )
         check_at_least(n, 2, "n (images)")
@@ -94,12 +97,14 @@ class CalibratedVerifier:
             f"of {self.n_external} external marks of the same family on the same images"
         )
 
-    def max_queries(self, n_images_available: int) -> int:
-        """(K + 1) marks × n images."""
-        return (self.n_external + 1) * min(self.n, n_images_available)
+    def needs(self, n_images_available: int) -> Needs:
+        """(K + 1) marks × n images, all in one step."""
+        queries = (self.n_external + 1) * min(self.n, n_images_available)
+        return Needs(1, self.n_external, self.n, queries, queries)
 
-    def run(self, oracle: ScoreOracle, label: str) -> VerifierResult:
+    def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
         """Query every mark on the same n images and test the true mark's statistic."""
+        label = require_label(question)
         j = label_index(oracle, label)
         check_images(self.n, oracle)
         check_externals(self.n_external, oracle, minimum=2)

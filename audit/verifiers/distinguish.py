@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
+from audit.errors import BudgetExhausted, VerifierOptionError
+from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import calibrated_evidence
 from audit.verifiers.inputs import (
@@ -20,8 +21,10 @@ from audit.verifiers.inputs import (
     check_level,
     image_order,
     label_index,
+    require_label,
 )
 from audit.verifiers.paper import paired_pvalue
+from audit.verifiers.protocol import OTHER_MARK, Needs, Question
 from audit.verifiers.result import verdict_from_p, verifier_result
 from audit.verifiers.verdict import VerifierResult
 
@@ -55,22 +58,25 @@ class Distinguisher:
             "more than the other marks do (intersection-union of two one-sided tests)"
         )
 
-    def max_queries(self, n_images_available: int) -> int:
-        """Both marks plus the externals, on n images."""
-        return (2 + self.n_external) * min(self.n, n_images_available)
+    def needs(self, n_images_available: int) -> Needs:
+        """Both marks plus the externals, on n images, in one step."""
+        queries = (2 + self.n_external) * min(self.n, n_images_available)
+        return Needs(2, self.n_external, self.n, queries, queries)
 
-    def run(
-        self, oracle: ScoreOracle, label: str, other_label: str, *, other_mark: int = 1
-    ) -> VerifierResult:
-        """Test that TRUE_MARK points to ``label`` and ``other_mark`` to ``other_label``."""
+    def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
+        """Test that TRUE_MARK points to j and ``OTHER_MARK`` to ``question.other_label``."""
+        label = require_label(question)
+        if question.other_label is None:
+            raise VerifierOptionError("distinguish needs the second mark's label (y_k)")
+        other_label, other_mark = question.other_label, OTHER_MARK
         j, k = label_index(oracle, label), label_index(oracle, other_label)
         if j == k:
-            raise ValueError(f"the two labels must differ, got {label!r} twice")
+            raise VerifierOptionError(f"the two labels must differ, got {label!r} twice")
         check_images(self.n, oracle)
         check_externals(other_mark, oracle)
         externals = [m for m in range(1, oracle.n_external + 1) if m != other_mark]
         if len(externals) < self.n_external:
-            raise ValueError(
+            raise VerifierOptionError(
                 f"distinguish needs {self.n_external} external marks besides mark "
                 f"{other_mark}, the audit has {len(externals)}"
             )

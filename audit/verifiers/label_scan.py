@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
+from audit.errors import BudgetExhausted, VerifierOptionError
+from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
@@ -28,6 +30,7 @@ from audit.verifiers.inputs import (
     check_level,
     image_order,
 )
+from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verifier_result
 from audit.verifiers.verdict import Verdict, VerifierResult
 from providers.scores import Scores
@@ -58,7 +61,7 @@ class LabelProposal:
 def propose_labels(scores: Sequence[Scores], *, top: int = 3) -> list[LabelProposal]:
     """The ``top`` labels the model most gives the person's own images, best first."""
     if not scores:
-        raise ValueError("no scores of the person's images to propose a label from")
+        raise VerifierOptionError("no scores of the person's images to propose a label from")
     totals: dict[str, float] = {}
     firsts: dict[str, int] = {}
     for s in scores:
@@ -100,7 +103,7 @@ class LabelScan:
     ) -> None:
         check_choice(calibration, CALIBRATIONS, "calibration")
         if externals < 2:
-            raise ValueError(f"the scan needs at least 2 external marks, got {externals}")
+            raise VerifierOptionError(f"the scan needs at least 2 external marks, got {externals}")
         self.n = n
         self.n_external = externals
         self.level = check_level(level)
@@ -113,16 +116,20 @@ class LabelScan:
             "as the external marks' effects (family-wise error over labels held by Holm)"
         )
 
-    def max_queries(self, n_images_available: int) -> int:
-        """(K + 1) marks × n images, whatever the number of labels."""
-        return (self.n_external + 1) * min(self.n, n_images_available)
+    def needs(self, n_images_available: int) -> Needs:
+        """(K + 1) marks × n images, whatever the number of labels, in one step."""
+        queries = (self.n_external + 1) * min(self.n, n_images_available)
+        return Needs(1, self.n_external, self.n, queries, queries)
 
-    def run(self, oracle: ScoreOracle, label: str | None = None) -> VerifierResult:
-        """Scan the labels (``label`` is ignored: the scan is for when it is unknown)."""
+    def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
+        """Scan the labels (``question.label`` is ignored: the scan is for when it is
+        unknown)."""
         names = self.only if self.only is not None else list(oracle.labels)
         unknown = [name for name in names if name not in oracle.labels]
         if unknown or not names:
-            raise ValueError(f"labels to scan not known to the model: {unknown or 'none given'}")
+            raise VerifierOptionError(
+                f"labels to scan not known to the model: {unknown or 'none given'}"
+            )
         check_images(self.n, oracle)
         check_externals(self.n_external, oracle, minimum=2)
         images = image_order(oracle.n_images, self.seed)[: self.n]
@@ -136,7 +143,7 @@ class LabelScan:
             evidence = calibrated_evidence(scores, oracle.labels.index(name), centre=centre)
             raw.append(evidence.p_value(self.calibration))
         adjusted = holm(raw)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"label": name, "p_value": p, "p_holm": a, "detected": a <= self.level}
             for name, p, a in zip(names, raw, adjusted, strict=True)
         ]

@@ -13,7 +13,7 @@ round's p is the largest of the per-external p-values — an intersection-union 
 The paper's defaults are n = 250, Q = 5, δ = 0.6, λ = 0.1 and one external mark
 (2,500 queries).
 
-Caution (issue 3): λ does not bound this verifier's false-positive rate. Natural
+Caution: λ does not bound this verifier's false-positive rate. Natural
 mark-to-mark differences make each round significant far more often than λ on models
 that never saw either mark; the measured rate is in
 ``benchmarks/verifier_error_rates.py``.
@@ -26,7 +26,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
+from audit.errors import BudgetExhausted, VerifierOptionError
+from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.inputs import (
     check_at_least,
@@ -35,7 +36,9 @@ from audit.verifiers.inputs import (
     check_images,
     check_level,
     label_index,
+    require_label,
 )
+from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verifier_result
 from audit.verifiers.verdict import Verdict, VerifierResult
 
@@ -78,9 +81,11 @@ class PaperVerifier:
         check_choice(combine, COMBINES, "combine")
         check_at_least(rounds, 1, "rounds")
         if not 0.0 < delta <= 1.0:
-            raise ValueError(f"delta must be in (0, 1], got {delta}")
+            raise VerifierOptionError(f"delta must be in (0, 1], got {delta}")
         if externals < 1:
-            raise ValueError(f"the paper verifier needs at least 1 external mark, got {externals}")
+            raise VerifierOptionError(
+                f"the paper verifier needs at least 1 external mark, got {externals}"
+            )
         check_at_least(n, 2, "n (images per round)")
         self.n = n
         self.q = rounds
@@ -101,13 +106,17 @@ class PaperVerifier:
         """Significant rounds needed: ⌈δ·Q⌉."""
         return math.ceil(self.delta * self.q - 1e-9)
 
-    def max_queries(self, n_images_available: int) -> int:
-        """Distinct pairs in the worst case: rounds may reuse images, which are not re-billed."""
+    def needs(self, n_images_available: int) -> Needs:
+        """One round's queries; distinct pairs in the worst case (rounds may reuse
+        images, which are not re-billed)."""
+        marks = self.n_external + 1
         distinct_images = min(self.q * self.n, n_images_available)
-        return (self.n_external + 1) * distinct_images
+        first = marks * min(self.n, n_images_available)
+        return Needs(1, self.n_external, self.n, first, marks * distinct_images)
 
-    def run(self, oracle: ScoreOracle, label: str) -> VerifierResult:
+    def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
         """Run Q rounds and count the significant ones."""
+        label = require_label(question)
         j = label_index(oracle, label)
         check_images(self.n, oracle)
         check_externals(self.n_external, oracle)

@@ -8,10 +8,13 @@ computed from full output too, so the oracle may hold log-probabilities.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
-from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
+from audit.errors import BudgetExhausted, VerifierOptionError
+from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
 from audit.verifiers.inputs import (
@@ -22,8 +25,10 @@ from audit.verifiers.inputs import (
     check_level,
     image_order,
     label_index,
+    require_label,
 )
 from audit.verifiers.paper import paired_pvalue
+from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verdict_from_p, verifier_result
 from audit.verifiers.verdict import VerifierResult
 
@@ -89,7 +94,7 @@ class RankVerifier:
         check_choice(calibration, CALIBRATIONS, "calibration")
         minimum = 2 if test == "calibrated" else 1
         if externals < minimum:
-            raise ValueError(f"test {test!r} needs at least {minimum} external marks")
+            raise VerifierOptionError(f"test {test!r} needs at least {minimum} external marks")
         check_at_least(n, 2, "n (images)")
         if top_k is not None:
             check_at_least(top_k, 1, "top_k")
@@ -113,12 +118,14 @@ class RankVerifier:
                 "mark-to-mark differences)"
             )
 
-    def max_queries(self, n_images_available: int) -> int:
-        """(K + 1) marks × n images."""
-        return (self.n_external + 1) * min(self.n, n_images_available)
+    def needs(self, n_images_available: int) -> Needs:
+        """(K + 1) marks × n images, all in one step."""
+        queries = (self.n_external + 1) * min(self.n, n_images_available)
+        return Needs(1, self.n_external, self.n, queries, queries)
 
-    def run(self, oracle: ScoreOracle, label: str) -> VerifierResult:
+    def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
         """Query every mark on the same n images; test the rank of label j."""
+        label = require_label(question)
         j = label_index(oracle, label)
         check_images(self.n, oracle)
         check_externals(self.n_external, oracle, minimum=2 if self.test == "calibrated" else 1)
@@ -139,7 +146,7 @@ class RankVerifier:
         if self.test == "calibrated":
             evidence = calibrated_evidence(scores, j, centre=False)
             p = evidence.p_value(self.calibration)
-            summary = {"stage": 1, "n": self.n, "externals": self.n_external}
+            summary: dict[str, Any] = {"stage": 1, "n": self.n, "externals": self.n_external}
             summary |= evidence.summary()
             details |= {
                 "calibration": self.calibration,

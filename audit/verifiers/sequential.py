@@ -20,7 +20,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from audit.queries.oracle import TRUE_MARK, BudgetExhausted, ScoreOracle
+from audit.errors import BudgetExhausted, VerifierOptionError
+from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibrated import statistic_name
 from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
@@ -31,7 +32,9 @@ from audit.verifiers.inputs import (
     check_level,
     image_order,
     label_index,
+    require_label,
 )
+from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verifier_result
 from audit.verifiers.verdict import Verdict, VerifierResult
 
@@ -68,16 +71,20 @@ class SequentialVerifier:
     ) -> None:
         stages = [(int(k), int(n)) for k, n in stages]
         if not stages:
-            raise ValueError("sequential needs at least one stage")
+            raise VerifierOptionError("sequential needs at least one stage")
         for (k0, n0), (k1, n1) in pairwise(stages):
             if k1 < k0 or n1 < n0 or (k1, n1) == (k0, n0):
-                raise ValueError(f"stages must grow: {(k0, n0)} then {(k1, n1)}")
+                raise VerifierOptionError(f"stages must grow: {(k0, n0)} then {(k1, n1)}")
         if stages[0][0] < 2 or stages[0][1] < 2:
-            raise ValueError(f"the first stage needs ≥ 2 externals and ≥ 2 images: {stages[0]}")
+            raise VerifierOptionError(
+                f"the first stage needs ≥ 2 externals and ≥ 2 images: {stages[0]}"
+            )
         if len(spending) != len(stages) or min(spending) <= 0:
-            raise ValueError(f"spending needs one positive share per stage, got {list(spending)}")
+            raise VerifierOptionError(
+                f"spending needs one positive share per stage, got {list(spending)}"
+            )
         if len(futility) > len(stages) - 1:
-            raise ValueError("futility bounds apply to all stages but the last")
+            raise VerifierOptionError("futility bounds apply to all stages but the last")
         check_choice(calibration, CALIBRATIONS, "calibration")
         self.stages = stages
         self.level = check_level(level)
@@ -94,13 +101,15 @@ class SequentialVerifier:
             "same images (checked in stages; Bonferroni alpha spending over stages)"
         )
 
-    def max_queries(self, n_images_available: int) -> int:
-        """Queries if every stage runs: (K_last + 1) × n_last."""
-        k, n = self.stages[-1]
-        return (k + 1) * min(n, n_images_available)
+    def needs(self, n_images_available: int) -> Needs:
+        """The first stage's queries, and every stage's: (K_last + 1) × n_last."""
+        (k0, n0), (k, n) = self.stages[0], self.stages[-1]
+        last = (k + 1) * min(n, n_images_available)
+        return Needs(1, k, n, min(last, (k0 + 1) * min(n0, n_images_available)), last)
 
-    def run(self, oracle: ScoreOracle, label: str) -> VerifierResult:
+    def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
         """Run stages until one decides."""
+        label = require_label(question)
         j = label_index(oracle, label)
         check_images(self.stages[-1][1], oracle)
         check_externals(self.n_external, oracle, minimum=2)

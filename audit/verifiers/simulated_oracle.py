@@ -9,11 +9,12 @@ instance is one model with its own marks; a new ``seed`` is a new model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
-from audit.queries.oracle import CLEAN, TRUE_MARK, BudgetExhausted
+from audit.errors import BudgetExhausted
+from audit.queries.oracle import CLEAN, TRUE_MARK, Indices
 from providers.mock.classifier import (
     MockSpec,
     compose_logits,
@@ -109,7 +110,7 @@ class SimulatedOracle:
             ranks = np.where(np.exp(log_probs) >= self.threshold, ranks, returned + 1)
         return -ranks.astype(float)
 
-    def query(self, marks: Sequence[int], images: Sequence[int]) -> np.ndarray:
+    def query(self, marks: Indices, images: Indices) -> np.ndarray:
         """Statistic array of shape (len(marks), len(images), len(labels))."""
         images = np.asarray(images, dtype=int)
         if images.size and (images.min() < 0 or images.max() >= self.n_images):

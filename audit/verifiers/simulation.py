@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from audit.verifiers.protocol import Verifier
+from audit.verifiers.protocol import Question, Verifier
 from audit.verifiers.simulated_oracle import SimulatedOracle
 from audit.verifiers.verdict import Verdict
 
@@ -73,14 +74,14 @@ def detection_rate(
     audits: int,
     effect: float = 0.0,
     first_seed: int = 0,
-    **oracle_options: object,
+    **oracle_options: Any,
 ) -> RateEstimate:
     """Run ``audits`` simulated audits on label "l0" and count detections."""
     detected = inconclusive = 0
     queries: list[int] = []
     for i in range(audits):
         oracle = SimulatedOracle(effect=effect, seed=first_seed + i, **oracle_options)
-        result = make_verifier().run(oracle, "l0")
+        result = make_verifier().run(oracle, Question("l0"))
         detected += result.verdict is Verdict.DETECTED
         inconclusive += result.verdict is Verdict.INCONCLUSIVE
         queries.append(result.queries)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from audit.queries.oracle import CLEAN, TRUE_MARK, BudgetExhausted, ScoreOracle
+from audit.errors import BudgetExhausted, VerifierOptionError
+from audit.queries.oracle import CLEAN, TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.inputs import (
     check_choice,
@@ -21,7 +22,9 @@ from audit.verifiers.inputs import (
     check_images,
     check_level,
     label_index,
+    require_label,
 )
+from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verdict_from_p, verifier_result
 from audit.verifiers.verdict import VerifierResult
 
@@ -37,7 +40,9 @@ def welch_pvalue(with_mark: np.ndarray, without_mark: np.ndarray) -> tuple[float
     a = np.asarray(with_mark, dtype=float)
     b = np.asarray(without_mark, dtype=float)
     if len(a) < 2 or len(b) < 2:
-        raise ValueError(f"Welch's test needs ≥ 2 photos per set, got {len(a)} and {len(b)}")
+        raise VerifierOptionError(
+            f"Welch's test needs ≥ 2 photos per set, got {len(a)} and {len(b)}"
+        )
     if np.var(a) == 0 and np.var(b) == 0:
         return (float("inf"), 0.0) if a.mean() > b.mean() else (0.0, 1.0)
     result = stats.ttest_ind(a, b, equal_var=False, alternative="greater")
@@ -68,7 +73,7 @@ class UnpairedVerifier:
     ) -> None:
         check_choice(compare, COMPARE, "compare")
         if compare == "externals" and externals < 1:
-            raise ValueError("compare='externals' needs at least 1 external mark")
+            raise VerifierOptionError("compare='externals' needs at least 1 external mark")
         self.n = n  # photos per set; None: every photo the oracle holds
         self.level = check_level(level)
         self.compare = compare
@@ -80,13 +85,15 @@ class UnpairedVerifier:
             f"photos {against} (Welch, unpaired)"
         )
 
-    def max_queries(self, n_images_available: int) -> int:
-        """Every photo of the true set and of each comparison set."""
+    def needs(self, n_images_available: int) -> Needs:
+        """Every photo of the true set and of each comparison set, in one step."""
         n = n_images_available if self.n is None else min(self.n, n_images_available)
-        return n * (2 if self.compare == "clean" else 1 + self.n_external)
+        queries = n * (2 if self.compare == "clean" else 1 + self.n_external)
+        return Needs(1, self.n_external, self.n or 2, queries, queries)
 
-    def run(self, oracle: ScoreOracle, label: str) -> VerifierResult:
+    def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
         """Query both sets and run Welch's test."""
+        label = require_label(question)
         j = label_index(oracle, label)
         n = check_images(oracle.n_images if self.n is None else self.n, oracle)
         others = [CLEAN] if self.compare == "clean" else list(range(1, self.n_external + 1))

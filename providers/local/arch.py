@@ -11,11 +11,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from providers.errors import ProviderOptionError
+
 ARCHS = ("small", "resnet18")
 
 
 class Normalize(nn.Module):
     """Per-channel colour normalization ``(x - mean) / std`` held as buffers."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
@@ -83,5 +88,7 @@ def build_model(
     elif arch == "resnet18":
         body = resnet18(n_classes)
     else:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+        raise ProviderOptionError(
+            f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}"
+        )
     return nn.Sequential(Normalize(mean, std), body)

@@ -22,6 +22,7 @@ from providers.errors import (
     BadImageError,
     BadReplyError,
     PermanentError,
+    ProviderOptionError,
     RateLimitedError,
     TransientError,
 )
@@ -87,9 +88,9 @@ class LocalClassifier:
         self.base_url = base_url.rstrip("/")
         self.output = OutputMode(output)
         if self.output is OutputMode.TOP_K and (k is None or k < 1):
-            raise ValueError("top_k output needs k >= 1")
+            raise ProviderOptionError("top_k output needs k >= 1")
         if self.output is OutputMode.THRESHOLD and (threshold is None or not 0 <= threshold <= 1):
-            raise ValueError("threshold output needs a threshold in [0, 1]")
+            raise ProviderOptionError("threshold output needs a threshold in [0, 1]")
         self.k = k
         self.threshold = threshold
         self.resource = f"projects/{project}/locations/{location}/endpoints/{endpoint}"

@@ -10,6 +10,7 @@ from PIL import Image
 
 from marks.errors import ImageError
 from marks.imageio import load_rgb
+from providers.errors import ProviderOptionError
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
@@ -36,7 +37,7 @@ def read_image(path: Path, size: int) -> np.ndarray:
     try:
         rgb = load_rgb(path)
     except ImageError as exc:
-        raise ValueError(f"{path}: cannot read image ({exc.problem})") from exc
+        raise ProviderOptionError(f"{path}: cannot read image ({exc.problem})") from exc
     if rgb.shape[:2] != (size, size):
         resized = Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR)
         rgb = np.asarray(resized, dtype=np.uint8)
@@ -47,7 +48,7 @@ def list_labelled_files(data_dir: Path) -> tuple[list[str], list[tuple[Path, int
     """Labels (sorted subfolder names) and (file, label index) pairs; hidden entries skipped."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise ValueError(f"{data_dir}: not a folder (expected one subfolder per label)")
+        raise ProviderOptionError(f"{data_dir}: not a folder (expected one subfolder per label)")
     labels = sorted(p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     files: list[tuple[Path, int]] = []
     for index, label in enumerate(labels):
@@ -57,10 +58,12 @@ def list_labelled_files(data_dir: Path) -> tuple[list[str], list[tuple[Path, int
             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
         )
         if not found:
-            raise ValueError(f"{data_dir / label}: label folder holds no images")
+            raise ProviderOptionError(f"{data_dir / label}: label folder holds no images")
         files += [(p, index) for p in found]
     if len(labels) < 2:
-        raise ValueError(f"{data_dir}: need at least 2 label subfolders, found {len(labels)}")
+        raise ProviderOptionError(
+            f"{data_dir}: need at least 2 label subfolders, found {len(labels)}"
+        )
     return labels, files
 
 

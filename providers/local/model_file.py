@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from providers.errors import ProviderConfigError
 from providers.local.arch import build_model
 
 FORMAT = "isotope-local-model/1"
@@ -32,7 +33,7 @@ class ModelMeta:
     extra: dict = field(default_factory=dict)  # training facts: accuracy, epochs, seed...
 
 
-class ModelFileError(ValueError):
+class ModelFileError(ProviderConfigError, ValueError):
     """A model file is missing, unreadable, or not one of ours; the message names the path."""
 
 

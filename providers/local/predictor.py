@@ -21,7 +21,7 @@ class Predictor:
     def __init__(self, model_path: Path, *, device: str = "auto", chunk: int = 512) -> None:
         self.device = resolve_device(device)
         self.model, self.meta = load_model(Path(model_path), self.device)
-        self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.chunk = chunk
 
     @property

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from providers.errors import ProviderOptionError
 from providers.local.arch import ARCHS, build_model
 from providers.local.augment import augment
 from providers.local.dataset import guess_input_size, load_labelled_folder
@@ -105,11 +106,13 @@ def train_arrays(
 ) -> TrainResult:
     """Train on uint8 images ``x`` (N, S, S, 3) with label indices ``y``; save to ``out``."""
     if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+        raise ProviderOptionError(
+            f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}"
+        )
     if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+        raise ProviderOptionError(f"epochs must be at least 1, got {epochs}")
     if x.ndim != 4 or x.shape[3] != 3 or x.shape[1] != x.shape[2] or x.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images (N, S, S, 3), got {x.dtype} {x.shape}")
+        raise ProviderOptionError(f"expected uint8 images (N, S, S, 3), got {x.dtype} {x.shape}")
     started = time.perf_counter()
     dev = resolve_device(device)
     torch.manual_seed(seed)
@@ -129,7 +132,7 @@ def train_arrays(
     cuda = dev.type == "cuda"
     torch.backends.cudnn.benchmark = cuda
     # channels_last is faster for these convolutions on CUDA and on CPU (oneDNN) alike.
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     # bf16 autocast needs no loss scaling; fall back to fp16 + scaler on older GPUs.
     amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)

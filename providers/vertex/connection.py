@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
-from providers.errors import MissingExtraError, PermanentError
+from providers.errors import MissingExtraError, PermanentError, ProviderOptionError
 
 _INIT_LOCK = threading.RLock()
 _CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -48,9 +48,13 @@ class VertexConnection:
 
     def __post_init__(self) -> None:
         if self.transport is not None and self.transport not in TRANSPORTS:
-            raise ValueError(f"transport must be one of {TRANSPORTS}, got {self.transport!r}")
+            raise ProviderOptionError(
+                f"transport must be one of {TRANSPORTS}, got {self.transport!r}"
+            )
         if self.insecure and self.transport == "grpc":
-            raise ValueError(f"an http:// api endpoint needs --transport rest: {self.api_endpoint}")
+            raise ProviderOptionError(
+                f"an http:// api endpoint needs --transport rest: {self.api_endpoint}"
+            )
 
     @property
     def insecure(self) -> bool:

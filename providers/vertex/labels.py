@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from providers.errors import ProviderOptionError
+
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _GS_URI = re.compile(r"^gs://(?P<bucket>[a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?:/(?P<prefix>.*))?$")
 
@@ -14,7 +16,7 @@ def check_label(label: str, *, where: str) -> str:
     Raises ``ValueError`` naming ``where`` (the folder or file it came from).
     """
     if not _LABEL.match(label) or len(label) > 128:
-        raise ValueError(
+        raise ProviderOptionError(
             f"{where}: label {label!r} is not valid for Vertex AI (it must start with a "
             "letter and hold only letters, digits and underscores, at most 128 characters)"
         )
@@ -25,5 +27,5 @@ def split_gs_uri(uri: str) -> tuple[str, str]:
     """(bucket, prefix without trailing slash) of ``gs://bucket[/prefix]``."""
     match = _GS_URI.match(uri.strip())
     if not match:
-        raise ValueError(f"not a Cloud Storage location (gs://bucket/prefix): {uri!r}")
+        raise ProviderOptionError(f"not a Cloud Storage location (gs://bucket/prefix): {uri!r}")
     return match["bucket"], (match["prefix"] or "").strip("/")

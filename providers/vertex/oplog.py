@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+from providers.errors import ProviderOptionError
+
 OPLOG_FILE = "vertex-operations.json"
 
 
@@ -38,9 +40,9 @@ class OperationLog:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{self.path}: unreadable operation log ({exc})") from exc
+            raise ProviderOptionError(f"{self.path}: unreadable operation log ({exc})") from exc
         if not isinstance(data, dict):
-            raise ValueError(f"{self.path}: operation log is not a JSON object")
+            raise ProviderOptionError(f"{self.path}: operation log is not a JSON object")
         return data
 
     def get(self, key: str) -> dict | None:

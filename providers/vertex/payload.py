@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from providers.errors import ProviderOptionError
 from providers.query import QueryImage
 
 REQUEST_LIMIT = 1_500_000
@@ -55,7 +56,9 @@ def fit_image(query: QueryImage, limit: int = REQUEST_LIMIT) -> tuple[bytes, str
     while _b64_size(len(data)) > budget:
         width, height = image.size
         if max(width, height) <= 64:
-            raise ValueError(f"a predict request limit of {limit} bytes cannot hold any image")
+            raise ProviderOptionError(
+                f"a predict request limit of {limit} bytes cannot hold any image"
+            )
         # Shrink by the square root of the overshoot, a little more to converge quickly.
         scale = min(0.9, 0.95 * (budget / _b64_size(len(data))) ** 0.5)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -76,7 +79,7 @@ def pack(
 ) -> list[list[int]]:
     """Indices of ``instances`` grouped into requests, in order, each under ``limit``."""
     if max_instances < 1:
-        raise ValueError(f"max_instances must be at least 1, got {max_instances}")
+        raise ProviderOptionError(f"max_instances must be at least 1, got {max_instances}")
     groups: list[list[int]] = []
     current: list[int] = []
     used = _ENVELOPE

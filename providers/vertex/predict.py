@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from providers.errors import BadImageError, BadReplyError, PermanentError
+from providers.errors import BadImageError, BadReplyError, PermanentError, ProviderOptionError
 from providers.query import QueryImage
 from providers.scores import OutputMode, Scores
 from providers.vertex.connection import VertexConnection
@@ -29,14 +30,14 @@ def endpoint_resource_name(endpoint: str, *, project: str | None, location: str)
     if endpoint.startswith("projects/"):
         parts = endpoint.split("/")
         if len(parts) != 6 or parts[2] != "locations" or parts[4] != "endpoints":
-            raise ValueError(
+            raise ProviderOptionError(
                 f"not an endpoint resource name (projects/P/locations/L/endpoints/E): {endpoint}"
             )
         return endpoint
     if not endpoint or "/" in endpoint:
-        raise ValueError(f"not an endpoint ID or resource name: {endpoint!r}")
+        raise ProviderOptionError(f"not an endpoint ID or resource name: {endpoint!r}")
     if not project:
-        raise ValueError(
+        raise ProviderOptionError(
             f"endpoint {endpoint!r} is a bare ID: give --project, or the full resource name "
             "projects/P/locations/L/endpoints/E"
         )
@@ -73,9 +74,9 @@ class VertexClassifier:
         request_limit: int = REQUEST_LIMIT,
     ) -> None:
         if timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout}")
+            raise ProviderOptionError(f"timeout must be positive, got {timeout}")
         if max_instances < 1 or max_concurrency < 1:
-            raise ValueError("max_instances and max_concurrency must be at least 1")
+            raise ProviderOptionError("max_instances and max_concurrency must be at least 1")
         self.target = endpoint_resource_name(endpoint_name, project=project, location=location)
         self._connection = VertexConnection(
             project=project, location=location, api_endpoint=api_endpoint, transport=transport
@@ -121,7 +122,7 @@ class VertexClassifier:
             self.max_batch = max(1, min(self.max_batch, half))
             return self._classify_group(instances[:half]) + self._classify_group(instances[half:])
 
-    def _sdk_endpoint(self) -> object:
+    def _sdk_endpoint(self) -> Any:
         with self._lock:
             if self._endpoint is None:
                 operation = f"vertex connect {self.target}"
@@ -133,7 +134,7 @@ class VertexClassifier:
                 self._endpoint = endpoint
             return self._endpoint
 
-    def _fetch_resource(self, endpoint: object) -> None:
+    def _fetch_resource(self, endpoint: Any) -> None:
         # Before its first predict the SDK fetches the endpoint resource with its own
         # retry (up to 120 s, invisible to our retry policy and timeout). Fetch it here
         # once instead, with our timeout and no retry, so failures surface at once.

@@ -12,8 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from providers.errors import PermanentError, TransientError
+from providers.errors import PermanentError, ProviderOptionError, TransientError
 from providers.vertex.connection import VertexConnection
 from providers.vertex.errors import PROVIDER, translate
 from providers.vertex.oplog import OperationLog
@@ -34,7 +35,7 @@ def _quiet(_: str) -> None:
 def check_budget(milli_node_hours: int) -> int:
     """``milli_node_hours`` if Vertex accepts it (8,000..800,000), else ``ValueError``."""
     if not BUDGET_MIN <= milli_node_hours <= BUDGET_MAX:
-        raise ValueError(
+        raise ProviderOptionError(
             f"--budget-milli-node-hours must be in {BUDGET_MIN:,}..{BUDGET_MAX:,} "
             f"(8 to 800 node hours), got {milli_node_hours:,}"
         )
@@ -52,11 +53,13 @@ def _resource(connection: VertexConnection, kind: str, name_or_id: str) -> str:
     if name_or_id.startswith("projects/"):
         return name_or_id
     if not connection.project:
-        raise ValueError(f"{name_or_id!r} is a bare ID: give --project or the full resource name")
+        raise ProviderOptionError(
+            f"{name_or_id!r} is a bare ID: give --project or the full resource name"
+        )
     return f"projects/{connection.project}/locations/{connection.location}/{kind}/{name_or_id}"
 
 
-def _call(operation: str, fn: Callable, *args: object, **kwargs: object) -> object:
+def _call(operation: str, fn: Callable, *args: object, **kwargs: object) -> Any:
     try:
         return fn(*args, **kwargs)
     except (PermanentError, TransientError):
@@ -371,7 +374,7 @@ def delete_resource(
     """Delete an endpoint (undeploying its models first), a model, or a dataset."""
     parts = name.split("/")
     if len(parts) != 6 or parts[0] != "projects" or parts[4] not in _DELETABLE:
-        raise ValueError(
+        raise ProviderOptionError(
             "give the full resource name of an endpoint, model or dataset "
             f"(projects/P/locations/L/endpoints|models|datasets/ID), got {name!r}"
         )

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from providers.errors import MissingExtraError
+from providers.errors import MissingExtraError, ProviderOptionError
 from providers.vertex.errors import translate
 from providers.vertex.labels import check_label, split_gs_uri
 
@@ -80,7 +80,7 @@ def _images_under(folder: Path) -> list[Path]:
     )
     unsupported = [p for p in found if p.suffix.lower() in _OTHER_IMAGES]
     if unsupported:
-        raise ValueError(
+        raise ProviderOptionError(
             f"{unsupported[0]}: Vertex AI does not train on {unsupported[0].suffix} images "
             f"({len(unsupported)} such files); convert them with `isotope prepare vertex`"
         )
@@ -96,9 +96,9 @@ def plan_upload(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder}: not a folder")
+        raise ProviderOptionError(f"{folder}: not a folder")
     if (label is None) == (not labels_from_folders):
-        raise ValueError("give exactly one of --label L or --labels-from-folders")
+        raise ProviderOptionError("give exactly one of --label L or --labels-from-folders")
     base = f"{prefix}/" if prefix else ""
     items: list[UploadItem] = []
     if label is not None:
@@ -111,7 +111,7 @@ def plan_upload(
             p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
         )
         if len(subfolders) < 2:
-            raise ValueError(
+            raise ProviderOptionError(
                 f"{folder}: --labels-from-folders needs one subfolder per label (at least 2), "
                 f"found {len(subfolders)}"
             )
@@ -119,12 +119,14 @@ def plan_upload(
             check_label(sub.name, where=str(sub))
             found = _images_under(sub)
             if not found:
-                raise ValueError(f"{sub}: label folder holds no images")
+                raise ProviderOptionError(f"{sub}: label folder holds no images")
             for path in found:
                 rel = path.relative_to(folder).as_posix()
                 items.append(UploadItem(path, f"{base}{rel}", sub.name))
     if not items:
-        raise ValueError(f"{folder}: no images to upload ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise ProviderOptionError(
+            f"{folder}: no images to upload ({', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
     return items
 
 
@@ -156,16 +158,16 @@ def import_file_text(items: list[UploadItem], bucket: str, *, fmt: str = "csv") 
             + "\n"
             for item in items
         )
-    raise ValueError(f"import format must be csv or jsonl, got {fmt!r}")
+    raise ProviderOptionError(f"import format must be csv or jsonl, got {fmt!r}")
 
 
-def storage_client(project: str | None = None) -> object:
+def storage_client(project: str | None = None) -> Any:
     """A ``google.cloud.storage.Client`` from the standard credential chain.
 
     With ``STORAGE_EMULATOR_HOST`` set the library talks to that emulator anonymously.
     """
     try:
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
     except ImportError as exc:
         raise MissingExtraError("vertex", "vertex") from exc
     try:
@@ -181,7 +183,7 @@ def upload_folder(
     label: str | None = None,
     labels_from_folders: bool = False,
     import_format: str = "csv",
-    client: object | None = None,
+    client: Any | None = None,
     workers: int = 8,
     retry: Caller | None = None,
     progress: Callable[[int, int], None] | None = None,

@@ -30,8 +30,8 @@ def test_modes_are_private(tmp_path: Path) -> None:
     store.add(make_mark("t", "procedural", seed=1))
     for folder in (store.root, store.marks_dir, store.manifests_dir):
         assert mode(folder) == 0o700
-    files = list(store.marks_dir.iterdir())
-    assert len(files) == 2 and all(mode(f) == 0o600 for f in files)
+    files = list(store.marks_dir.iterdir())  # one file per mark: record, pixels and mask
+    assert [f.name for f in files] == ["t.mark"] and all(mode(f) == 0o600 for f in files)
 
 
 def test_round_trip_keeps_fingerprint(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_open_store_refuses_group_readable_dir(tmp_path: Path) -> None:
 def test_store_refuses_readable_mark_file(tmp_path: Path) -> None:
     store = MarkStore.open(tmp_path / "s")
     store.add(make_mark("t", "procedural", seed=1))
-    leaked = store.marks_dir / "t.npz"
+    leaked = store.marks_dir / "t.mark"
     leaked.chmod(0o644)
     with pytest.raises(StorePermissionError, match=f"chmod 600 {leaked}"):
         store.get("t")

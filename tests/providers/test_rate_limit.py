@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from providers import registry
+from providers.errors import ProviderOptionError
 from providers.rate_limit import RateLimiter
 
 
@@ -56,9 +58,11 @@ def test_threads_share_one_bucket():
 
 
 def test_provider_defaults_and_bad_settings():
-    assert RateLimiter.for_provider("azure").rate_per_s == 20.0
-    assert RateLimiter.for_provider("mock").rate_per_s is None
-    assert RateLimiter.for_provider("mock", 5.0).rate_per_s == 5.0
+    assert registry.rate_limiter(registry.get("vertex"), {}).rate_per_s == 10.0
+    assert registry.rate_limiter(registry.get("mock"), {}).rate_per_s is None
+    assert registry.rate_limiter(registry.get("mock"), {"rate": "5"}).rate_per_s == 5.0
+    with pytest.raises(ProviderOptionError, match="rate=0"):
+        registry.rate_limiter(registry.get("mock"), {"rate": "0"})
     with pytest.raises(ValueError):
         RateLimiter(0.0)
     with pytest.raises(ValueError):

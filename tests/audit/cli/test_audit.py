@@ -12,8 +12,9 @@ from audit.cli import audit as cli_audit
 from audit.cli.app import app
 from marks.kinds import make_mark
 from marks.store import MarkStore
-from providers import registry as provider_registry
-from providers.errors import PermanentError
+from providers.errors import PermanentError, ProviderOptionError
+from providers.mock.target import mock_from_target
+from providers.rate_limit import RateLimiter
 
 FAST = ["--externals", "4", "--n", "8"]  # small audits: 40 queries
 
@@ -129,11 +130,11 @@ def test_budget_spent_mid_audit_exits_3_with_evidence(setup):
         (["--label", "unicorn"], "label 'unicorn' is not one of the model's 10 labels"),
         (["--mark", "ghost"], "unknown mark 'ghost'"),
         (["--external", "mine"], "is an audited mark"),
-        (["--method", "magic"], "unknown method 'magic'"),
+        (["--method", "magic"], "'magic' is not one of 'calibrated', 'sequential', 'paper'"),
         (["--method", "calibrated", "--rounds", "3"], "method 'calibrated'"),
         (["--alpha", "1.5"], "alpha must be in (0, 1]"),
         (["--target", "colour=blue"], "mock target: cannot read 'colour=blue'"),
-        (["--provider", "acme"], "unknown provider 'acme'"),
+        (["--provider", "acme"], "'acme' is not one of 'mock', 'local', 'vertex'"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(setup, args, message):
@@ -171,7 +172,9 @@ def test_provider_failure_exits_1(setup, monkeypatch):
         def classify(self, images):
             raise PermanentError("HTTP 403 permission denied", provider="mock", operation="op")
 
-    monkeypatch.setattr(cli_audit, "build_classifier", lambda *a, **k: Refusing())
+    monkeypatch.setattr(
+        cli_audit, "build_provider", lambda *a, **k: (Refusing(), RateLimiter(None))
+    )
     code, out, err = audit(setup, *FAST, "--json")
     assert code == 1 and out["kind"] == "provider"
     assert "op: HTTP 403 permission denied" in err and "Traceback" not in err
@@ -179,14 +182,19 @@ def test_provider_failure_exits_1(setup, monkeypatch):
 
 def test_mock_targets(setup):
     store = MarkStore.open(setup / "store")
-    clean = provider_registry.build_mock("", store=store)
-    planted = provider_registry.build_mock("trained-on=mine:cat,seed=4", store=store)
+
+    def mock(target: str, top_k: int | None = None):
+        return mock_from_target(
+            target, resolve_mark=lambda name: store.get(name).fingerprint, top_k=top_k
+        )
+
+    clean, planted = mock(""), mock("trained-on=mine:cat,seed=4")
     assert clean.labels()[:3] == ["airplane", "automobile", "bird"]
     assert clean.target != planted.target and planted.seed == 4
-    top = provider_registry.build_mock("labels=cat+dog+ship", store=store, top_k=2)
+    top = mock("labels=cat+dog+ship", top_k=2)
     assert top.labels() == ["cat", "dog", "ship"] and top.parameters["k"] == 2
-    with pytest.raises(provider_registry.TargetError, match="must be MARK:LABEL"):
-        provider_registry.build_mock("trained-on=mine", store=store)
+    with pytest.raises(ProviderOptionError, match="must be MARK:LABEL"):
+        mock("trained-on=mine")
 
 
 def test_scan_with_own_images_proposes_and_tests_one_label(setup, make_image_folder):
@@ -203,4 +211,4 @@ def test_scan_with_own_images_proposes_and_tests_one_label(setup, make_image_fol
         setup, "scan", "--mark", "mine", "--aux", str(setup / "aux"), "--own", str(setup / "own"),
         *FAST, "--json", "--dry-run",
     )  # fmt: skip
-    assert code == 0 and plan["own_images"] == 5 and plan["max_queries"] == 40
+    assert code == 0 and plan["own_images"] == 5 and plan["max_queries"] == 5 + 40

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from audit.errors import BudgetExhausted
 from audit.inputs.aux_images import AuxImagesError, load_aux_images
-from audit.queries.oracle import CLEAN, TRUE_MARK, BudgetExhausted
+from audit.queries.oracle import CLEAN, TRUE_MARK
 from audit.queries.provider_oracle import (
     LOG_PROB,
     NEG_RANK,

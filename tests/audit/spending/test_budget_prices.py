@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
-from audit.queries.oracle import BudgetExhausted
+from audit.errors import BudgetExhausted
 from audit.spending.budget import Budget
-from audit.spending.prices import PRICES, PriceError, load_price_file, price_per_query
+from audit.spending.prices import PriceError, load_price_file, price, price_per_query
+from providers import registry
 
 
 def test_reserve_is_all_or_nothing_and_refund_gives_back():
@@ -67,12 +68,14 @@ def test_price_table_and_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     assert price_per_query("mock") == 0.0 == price_per_query("local")
     assert price_per_query("vertex") == pytest.approx(1.375 / 3600)
-    assert price_per_query("azure") == PRICES["azure"].per_query_usd == 0.001
+    assert price("vertex") == registry.get("vertex").price("query").usd  # type: ignore[union-attr]
     assert price_per_query("vertex", override=0.5) == 0.5
     prices = tmp_path / "prices.toml"
     prices.write_text("[prices]\nvertex = 0.002\n")
     assert price_per_query("vertex", prices_file=prices) == 0.002
-    assert price_per_query("azure", prices_file=prices) == 0.001  # not in the file: table
+    assert price_per_query("local", prices_file=prices) == 0.0  # not in the file: table
+    prices.write_text("[prices]\nvertex = 0.002\n[prices.mock]\nsearch = 0.5\n")
+    assert price("mock", "search", prices_file=prices) == 0.5
     monkeypatch.setenv("ISOTOPE_PRICES", str(prices))
     assert price_per_query("vertex") == 0.002
 
@@ -90,7 +93,7 @@ def test_bad_price_input_names_the_problem(tmp_path):
         load_price_file(bad)
     with pytest.raises(PriceError, match="does not exist"):
         load_price_file(tmp_path / "missing.toml")
-    with pytest.raises(PriceError, match="no price known for provider 'acme'"):
+    with pytest.raises(PriceError, match="no price known for query on provider 'acme'"):
         price_per_query("acme")
     with pytest.raises(PriceError):
         price_per_query("mock", override=-1.0)

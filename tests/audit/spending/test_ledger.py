@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from audit.queries.oracle import BudgetExhausted
+from audit.errors import BudgetExhausted
 from audit.spending.budget import Budget
 from audit.spending.ledger import Ledger, LedgeredClassifier, query_key
 from providers.errors import BadImageError, BadReplyError, RateLimitedError

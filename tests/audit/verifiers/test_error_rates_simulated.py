@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.verifiers import build_verifier
+from audit.verifiers.registry import build_verifier
 from audit.verifiers.simulation import detection_rate
 
 POOL = {"n_images": 30, "n_external": 100}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.queries.oracle import CLEAN, TRUE_MARK, BudgetExhausted
+from audit.errors import BudgetExhausted
+from audit.queries.oracle import CLEAN, TRUE_MARK
 
 
 def test_shape_determinism_and_query_count(make_oracle) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from audit.queries.oracle import CLEAN
-from audit.verifiers import build_verifier
 from audit.verifiers.distinguish import Distinguisher
 from audit.verifiers.label_scan import LabelScan, propose_labels
+from audit.verifiers.protocol import Question
+from audit.verifiers.registry import build_verifier
 from audit.verifiers.verdict import Verdict
 from providers.scores import Scores
 
@@ -19,7 +20,9 @@ def test_a_very_strong_isotope_is_detected(method: str, make_oracle) -> None:
     options = {"n": 30} if method == "paper" else {}
     if method in ("rank", "calibrated"):
         options = {"externals": 49, "n": 10, "calibration": "t"}
-    result = build_verifier(method, **options).run(make_oracle(effect=STRONG, seed=7), "l0")
+    result = build_verifier(method, **options).run(
+        make_oracle(effect=STRONG, seed=7), Question("l0")
+    )
     assert result.verdict is Verdict.DETECTED
     assert result.label == "l0"
     assert result.null_hypothesis == build_verifier(method, **options).null_hypothesis
@@ -28,7 +31,7 @@ def test_a_very_strong_isotope_is_detected(method: str, make_oracle) -> None:
 
 def test_calibrated_reports_what_a_plot_needs(make_oracle) -> None:
     oracle = make_oracle(effect=STRONG, n_external=99)
-    result = build_verifier("calibrated").run(oracle, "l0")
+    result = build_verifier("calibrated").run(oracle, Question("l0"))
     assert result.p_value == pytest.approx(1 / 100)  # exact rank p-value, K = 99
     assert result.verdict is Verdict.DETECTED
     assert result.queries == 500
@@ -41,13 +44,13 @@ def test_calibrated_reports_what_a_plot_needs(make_oracle) -> None:
 
 
 def test_sequential_stops_early_both_ways(make_oracle) -> None:
-    marked = build_verifier("sequential").run(make_oracle(effect=STRONG), "l0")
+    marked = build_verifier("sequential").run(make_oracle(effect=STRONG), Question("l0"))
     assert marked.verdict is Verdict.DETECTED and marked.queries == 100
     assert marked.rounds[0]["decision"] == "detected"
     assert marked.p_value <= 0.01
     stopped = []
     for seed in range(20):
-        result = build_verifier("sequential").run(make_oracle(seed=seed), "l0")
+        result = build_verifier("sequential").run(make_oracle(seed=seed), Question("l0"))
         assert result.verdict is Verdict.NOT_DETECTED
         stopped.append(result.queries)
     assert min(stopped) == 100  # futility stop after stage 1 for some clean models
@@ -55,48 +58,50 @@ def test_sequential_stops_early_both_ways(make_oracle) -> None:
 
 def test_rank_works_on_top_k_output(make_oracle) -> None:
     oracle = make_oracle(effect=STRONG, statistic="neg_rank", top_k=3, n_external=99)
-    result = build_verifier("rank").run(oracle, "l0")
+    result = build_verifier("rank").run(oracle, Question("l0"))
     assert result.verdict is Verdict.DETECTED
     assert result.p_value == pytest.approx(0.01)  # exact rank p-value: 1 / (99 + 1)
     assert result.details["mean_rank_true"] < 2.5
-    wilcoxon = build_verifier("rank", test="wilcoxon", externals=3, n=20).run(oracle, "l0")
+    wilcoxon = build_verifier("rank", test="wilcoxon", externals=3, n=20).run(
+        oracle, Question("l0")
+    )
     assert wilcoxon.verdict is Verdict.DETECTED and len(wilcoxon.rounds[0]["p_per_external"]) == 3
 
 
 def test_unpaired_welch(make_oracle) -> None:
-    result = build_verifier("unpaired", n=40).run(make_oracle(effect=STRONG), "l0")
+    result = build_verifier("unpaired", n=40).run(make_oracle(effect=STRONG), Question("l0"))
     assert result.verdict is Verdict.DETECTED
     assert result.details["mean_with"] > result.details["mean_without"]
     assert result.queries == 80
     externals = build_verifier("unpaired", n=20, compare="externals", externals=3)
-    assert externals.run(make_oracle(effect=STRONG), "l0").rounds[0]["n_without"] == 60
+    assert externals.run(make_oracle(effect=STRONG), Question("l0")).rounds[0]["n_without"] == 60
 
 
 def test_distinguisher(make_oracle) -> None:
     planted = {1: ("l3", STRONG)}
     both = make_oracle(effect=STRONG, planted=planted)
-    assert Distinguisher().run(both, "l0", "l3").verdict is Verdict.DETECTED
+    assert Distinguisher().run(both, Question("l0", "l3")).verdict is Verdict.DETECTED
     fresh = make_oracle(effect=STRONG, planted=planted)
-    calibrated = Distinguisher(n=10, externals=20).run(fresh, "l0", "l3")
+    calibrated = Distinguisher(n=10, externals=20).run(fresh, Question("l0", "l3"))
     assert calibrated.verdict is Verdict.DETECTED and calibrated.queries == 220
     only_one = make_oracle(effect=STRONG)  # t_k was never learned
-    assert Distinguisher(n=10, externals=20).run(only_one, "l0", "l3").verdict is (
+    assert Distinguisher(n=10, externals=20).run(only_one, Question("l0", "l3")).verdict is (
         Verdict.NOT_DETECTED
     )
     with pytest.raises(ValueError, match="must differ"):
-        Distinguisher().run(both, "l0", "l0")
+        Distinguisher().run(both, Question("l0", "l0"))
 
 
 def test_label_scan_finds_the_label_with_holm(make_oracle) -> None:
     oracle = make_oracle(effect=STRONG, label="l4")
-    result = LabelScan().run(oracle)
+    result = LabelScan().run(oracle, Question())
     assert result.verdict is Verdict.DETECTED
     assert result.label == "l4" and result.details["detected_labels"] == ["l4"]
     assert len(result.rounds) == 10 and result.queries == 500
-    clean = LabelScan().run(make_oracle(seed=3))
+    clean = LabelScan().run(make_oracle(seed=3), Question())
     assert clean.verdict is Verdict.NOT_DETECTED
     with pytest.raises(ValueError, match="not known"):
-        LabelScan(labels=["zebra"]).run(oracle)
+        LabelScan(labels=["zebra"]).run(oracle, Question())
 
 
 def test_propose_labels_from_own_images() -> None:

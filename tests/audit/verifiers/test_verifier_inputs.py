@@ -4,46 +4,51 @@ from __future__ import annotations
 
 import pytest
 
-from audit.verifiers import METHODS, build_verifier
+from audit.verifiers.protocol import Question
+from audit.verifiers.registry import build_verifier, methods
 from audit.verifiers.verdict import Verdict
+
+SINGLE_LABEL = ["calibrated", "sequential", "paper", "rank", "unpaired"]
 
 
 def test_registry() -> None:
-    assert set(METHODS) == {"calibrated", "sequential", "paper", "rank", "unpaired"}
-    for method in METHODS:
-        verifier = build_verifier(method)
-        assert verifier.name == method
-        assert "mark" in verifier.null_hypothesis
-        assert verifier.max_queries(1000) > 0
+    assert methods("probability") == ["calibrated", "sequential", "paper"]
+    assert methods("rank") == ["rank", "calibrated", "sequential"]
     with pytest.raises(ValueError, match="unknown method 'bayes'"):
         build_verifier("bayes")
+    with pytest.raises(ValueError, match="'unpaired' does not apply to `audit probability`"):
+        build_verifier("unpaired", command="probability")
     with pytest.raises(ValueError, match="method 'paper'"):
         build_verifier("paper", externals_please=3)
     assert build_verifier("calibrated", n=None).n == 5  # None means "default"
 
 
-def test_max_queries() -> None:
-    assert build_verifier("calibrated", n=10, externals=49).max_queries(1000) == 500
-    assert build_verifier("calibrated", n=10, externals=49).max_queries(6) == 300
-    assert build_verifier("paper").max_queries(10_000) == 2500  # the paper's fixed cost
-    assert build_verifier("sequential").max_queries(1000) == 500
+def test_needs() -> None:
+    calibrated = build_verifier("calibrated", n=10, externals=49)
+    assert calibrated.needs(1000).max_queries == 500 == calibrated.needs(1000).first_queries
+    assert calibrated.needs(6).max_queries == 300
+    paper = build_verifier("paper").needs(10_000)
+    assert (paper.first_queries, paper.max_queries) == (500, 2500)  # the paper's fixed cost
+    sequential = build_verifier("sequential").needs(1000)
+    assert (sequential.first_queries, sequential.max_queries) == (100, 500)
+    assert build_verifier("distinguish").needs(1000).held_marks == 2
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SINGLE_LABEL)
 def test_unknown_label(method: str, make_oracle) -> None:
     with pytest.raises(ValueError, match="label 'cat' is not one of the model's labels"):
-        build_verifier(method).run(make_oracle(), "cat")
+        build_verifier(method).run(make_oracle(), Question("cat"))
 
 
 @pytest.mark.parametrize("method", ["calibrated", "paper", "rank", "unpaired"])
 def test_n_larger_than_the_pool(method: str, make_oracle) -> None:
     with pytest.raises(ValueError, match=r"n = 41 is larger than the auxiliary pool \(40"):
-        build_verifier(method, n=41).run(make_oracle(), "l0")
+        build_verifier(method, n=41).run(make_oracle(), Question("l0"))
 
 
 def test_not_enough_external_marks(make_oracle) -> None:
     with pytest.raises(ValueError, match="needs 99 external marks but the audit has 5"):
-        build_verifier("calibrated").run(make_oracle(n_external=5), "l0")
+        build_verifier("calibrated").run(make_oracle(n_external=5), Question("l0"))
     with pytest.raises(ValueError, match="at least 2 external marks"):
         build_verifier("calibrated", externals=1)
     with pytest.raises(ValueError, match="stages must grow"):
@@ -65,7 +70,7 @@ def test_budget_spent_is_inconclusive_with_the_evidence_so_far(
 ) -> None:
     budget = 90 if method == "paper" else 200
     oracle = make_oracle(max_queries=budget, effect=0.5, n_images=400, n_external=100)
-    result = build_verifier(method, **options).run(oracle, "l0")
+    result = build_verifier(method, **options).run(oracle, Question("l0"))
     assert result.verdict is Verdict.INCONCLUSIVE
     assert result.reason == "budget spent"
     assert len(result.rounds) == rounds_done

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from audit.verifiers import build_verifier
+from audit.verifiers.protocol import Question
+from audit.verifiers.registry import build_verifier
 from providers.classifier import Classifier
 from providers.mock.classifier import MockClassifier
 from providers.query import QueryImage
@@ -72,7 +73,7 @@ def test_clean_marks_differ_like_the_issue_measured(make_oracle) -> None:
         scores = make_oracle(n_images=50, n_external=2, seed=seed).query([1, 2], range(50))
         probs = np.exp(scores[:, :, 0])
         hits.append(stats.ttest_rel(probs[0], probs[1], alternative="greater").pvalue < 0.1)
-    assert 0.28 <= np.mean(hits) <= 0.52  # issue 3: 38–45% on real clean models
+    assert 0.28 <= np.mean(hits) <= 0.52  # 38–45% measured on real clean models
 
 
 class _ClassifierOracle:
@@ -106,6 +107,6 @@ def test_calibrated_verifier_over_the_mock_classifier(planted: bool, expected: s
     mock = MockClassifier(LABELS, seed=5, planted={"mark0": ("frog", 6.0)} if planted else None)
     oracle = _ClassifierOracle(mock, n_images=20, n_external=19)
     result = build_verifier("calibrated", externals=19, n=10, calibration="t")
-    result = result.run(oracle, "frog")
+    result = result.run(oracle, Question("frog"))
     assert result.verdict.value == expected
     assert result.queries == 200
