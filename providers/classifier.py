@@ -14,8 +14,9 @@ class Classifier(Protocol):
     """A model that scores images by label.
 
     ``provider`` and ``target`` name the service and the model/endpoint; with
-    ``parameters`` they form the ledger key of a query, so two adapters that would
-    answer differently must differ in one of them. ``max_batch`` is how many images
+    ``parameters`` and the identity of the model that answers (``model_identity``,
+    ``Scores.model``) they form the ledger key of a query, so two adapters or models
+    that would answer differently must differ in one of them. ``max_batch`` is how many images
     one ``classify`` call may carry; ``max_concurrency`` how many calls may be in
     flight at once. ``classify`` raises ``providers.errors`` types on failure.
     """
@@ -36,6 +37,15 @@ class Classifier(Protocol):
 
     def labels(self) -> list[str] | None:
         """Every label the model knows, if the service can tell; else None."""
+        ...
+
+    def model_identity(self) -> str | None:
+        """The identity of the model serving now, if the service tells it without a
+        billed query (None: learn it from a reply's ``Scores.model``).
+
+        Raises ``PermanentError`` when no single model answers (e.g. a traffic split
+        between two deployed models), since replies would mix models.
+        """
         ...
 
     def classify(self, images: Sequence[QueryImage]) -> list[Scores]:

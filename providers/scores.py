@@ -28,7 +28,8 @@ class Scores:
     mode: OutputMode = OutputMode.FULL
     k: int | None = None  # for TOP_K: how many labels were asked for
     threshold: float | None = None  # for THRESHOLD: the service's cut-off
-    extra: Mapping[str, object] = field(default_factory=dict)  # e.g. model version
+    model: str | None = None  # identity of the model that answered (None: not told)
+    extra: Mapping[str, object] = field(default_factory=dict)  # what else the reply said
 
     def __post_init__(self) -> None:
         for label, value in self.values.items():
@@ -56,6 +57,7 @@ class Scores:
             "mode": self.mode.value,
             "k": self.k,
             "threshold": self.threshold,
+            "model": self.model,
             "extra": dict(self.extra),
         }
 
@@ -67,5 +69,6 @@ class Scores:
             mode=OutputMode(data.get("mode", "full")),
             k=data.get("k"),
             threshold=data.get("threshold"),
+            model=data.get("model"),
             extra=dict(data.get("extra", {})),
         )

@@ -226,6 +226,10 @@ class LedgeredClassifier:
         """The wrapped classifier's labels."""
         return self.inner.labels()
 
+    def model_identity(self) -> str | None:
+        """The wrapped classifier's model identity."""
+        return self.inner.model_identity()
+
     def key(self, image: QueryImage) -> str:
         """The ledger key of ``image`` on this classifier."""
         return query_key(self.provider, self.target, image.digest, self.inner.parameters)

@@ -53,5 +53,5 @@ def parse_tags(reply: object, *, threshold: float | None = None) -> Scores:
             raise MalformedReplyError(f"{where}: tag {name!r} appears twice")
         scores[name] = float(confidence)
     return Scores(
-        values=scores, mode=OutputMode.THRESHOLD, threshold=threshold, extra={"model": model}
+        values=scores, mode=OutputMode.THRESHOLD, threshold=threshold, model=model
     )

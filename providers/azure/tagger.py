@@ -117,6 +117,10 @@ class AzureTagger:
         """None: the tagger's vocabulary is open (thousands of tags, not listed)."""
         return None
 
+    def model_identity(self) -> str | None:
+        """None: the model's identity is learned from each reply's ``Scores.model``."""
+        return None
+
     def classify(self, images: Sequence[QueryImage]) -> list[Scores]:
         """Tags of each image, one call per image in turn (concurrency is the caller's)."""
         return [self._analyze(image) for image in images]

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -26,7 +28,9 @@ from providers.errors import (
     RateLimitedError,
     TransientError,
 )
+from providers.local.deadline import DeadlineAdapter, call_deadline
 from providers.query import QueryImage
+from providers.redact import redact_url
 from providers.scores import OutputMode, Scores
 
 PROVIDER = "local"
@@ -35,6 +39,14 @@ FALLBACK_MAX_PREDICTIONS = 100  # Vertex caps maxPredictions at 100 when labels 
 
 class PayloadTooLargeError(PermanentError):
     """HTTP 413: the request exceeded the server's size limit."""
+
+
+class RedirectRefusedError(PermanentError):
+    """The server answered with a redirect, which the client never follows.
+
+    Following it would send the API key and every query image to wherever it points,
+    and file that server's answers under this target.
+    """
 
 
 class RetryLike(Protocol):
@@ -65,6 +77,11 @@ class LocalClassifier:
     (``k`` labels) or ``threshold`` (labels scoring at least ``threshold``). A request
     carries at most ``max_batch`` images; a larger ``classify`` call sends its chunks
     on up to ``max_concurrency`` connections at once.
+
+    Each call gets ``timeout_s`` per socket read and ``deadline_s`` (default four times
+    that) for the whole reply; a redirect is an error (``RedirectRefusedError``).
+    Credentials in ``base_url`` (``http://user:pass@host``) are used for the calls but
+    never appear in ``base_url``, ``target`` or any message (``providers.redact``).
     """
 
     provider = PROVIDER
@@ -83,9 +100,21 @@ class LocalClassifier:
         max_batch: int = 64,
         max_concurrency: int = 4,
         timeout_s: float = 30.0,
+        deadline_s: float | None = None,
         retry: RetryLike | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self._url = base_url.rstrip("/")  # may hold credentials: used, never shown
+        self.base_url = redact_url(self._url)
+        parts = urlsplit(self._url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ProviderOptionError(
+                f"local target {self.base_url!r} must be an http:// or https:// URL with a host"
+            )
+        if not (math.isfinite(timeout_s) and timeout_s > 0):
+            raise ProviderOptionError(f"timeout must be a positive number of seconds, got {timeout_s}")
+        self.deadline_s = 4 * timeout_s if deadline_s is None else deadline_s
+        if not (math.isfinite(self.deadline_s) and self.deadline_s > 0):
+            raise ProviderOptionError(f"deadline must be a positive number of seconds, got {deadline_s}")
         self.output = OutputMode(output)
         if self.output is OutputMode.TOP_K and (k is None or k < 1):
             raise ProviderOptionError("top_k output needs k >= 1")
@@ -120,12 +149,18 @@ class LocalClassifier:
         """The request parameters, plus the output mode they implement."""
         return {"output": self.output.value, **self._request_parameters()}
 
+    def model_identity(self) -> str | None:
+        """None: the model's identity is learned from each reply's ``Scores.model``."""
+        return None
+
     def labels(self) -> list[str] | None:
         """Label names from the server's ``/model`` route; None if it has none."""
         if not self._labels_known:
             try:
                 info = self._get("/model", "local model info")
                 self._labels = [str(label) for label in info["labels"]]
+            except RedirectRefusedError:
+                raise
             except PermanentError:
                 self._labels = None  # a Vertex-protocol server without our info route
             except (KeyError, TypeError) as exc:
@@ -161,6 +196,7 @@ class LocalClassifier:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            session.mount("http://", DeadlineAdapter())
             if self._api_key:
                 session.headers["x-goog-api-key"] = self._api_key
             self._local.session = session

@@ -177,6 +177,10 @@ class MockClassifier:
         """Every label of the simulated model."""
         return list(self._labels)
 
+    def model_identity(self) -> str:
+        """The mock's configuration digest: two mocks that answer differently differ."""
+        return self.target
+
     def log_probs(self, image: QueryImage) -> np.ndarray:
         """The full log-probability vector the model assigns to ``image``."""
         n_labels = len(self._labels)
@@ -212,4 +216,6 @@ class MockClassifier:
         elif self.mode is OutputMode.THRESHOLD:
             keep = [i for i in keep if probs[i] >= (self.threshold or 0.0)]
         values = {self._labels[i]: float(probs[i]) for i in keep}
-        return Scores(values=values, mode=self.mode, k=self.k, threshold=self.threshold)
+        return Scores(
+            values=values, mode=self.mode, k=self.k, threshold=self.threshold, model=self.target
+        )

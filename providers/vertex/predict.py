@@ -96,6 +96,10 @@ class VertexClassifier:
         """Predict parameters; they never change, so ledger keys stay stable."""
         return {"confidenceThreshold": 0.0, "maxPredictions": self._max_predictions}
 
+    def model_identity(self) -> str | None:
+        """None: the model's identity is learned from each reply's ``Scores.model``."""
+        return None
+
     def labels(self) -> list[str] | None:
         """Every label, once known (given, or seen in a full reply); else None."""
         with self._lock:

@@ -68,6 +68,9 @@ class FakeClassifier:
     def labels(self) -> list[str] | None:
         return list(self._labels) if self._known else None
 
+    def model_identity(self) -> str | None:
+        return None
+
     def classify(self, images: Sequence[QueryImage]) -> list[Scores]:
         with self._lock:
             self.calls += 1

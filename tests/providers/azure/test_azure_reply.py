@@ -24,13 +24,13 @@ def test_tags_become_threshold_scores_with_the_model_version():
     )
     assert scores.values == {"outdoor": 0.99, "real estate": 0.5}
     assert scores.mode is OutputMode.THRESHOLD and scores.threshold == 0.4
-    assert scores.extra == {"model": "2023-10-01"}
+    assert scores.model == "2023-10-01" and scores.extra == {}
     assert scores.get("indoor") is None and scores.rank("indoor") == 3
 
 
 def test_no_tag_above_the_threshold_is_an_empty_reply_not_an_error():
     scores = parse_tags(_reply([]))
-    assert scores.values == {} and scores.extra["model"] == "2023-10-01"
+    assert scores.values == {} and scores.model == "2023-10-01"
 
 
 @pytest.mark.parametrize(

@@ -47,9 +47,9 @@ def test_every_reply_carries_its_model_version(make_tagger, fake, query):
     [before] = tagger.classify([query("sky")])
     fake.model_version = "2031-02-03-preview"
     [after] = tagger.classify([query("sky")])
-    assert before.extra["model"] == "2023-10-01"
-    assert after.extra["model"] == "2031-02-03-preview"
-    assert after.to_json()["extra"] == {"model": "2031-02-03-preview"}
+    assert before.model == "2023-10-01"
+    assert after.model == "2031-02-03-preview"
+    assert after.to_json()["model"] == "2031-02-03-preview"
 
 
 def test_the_request_is_the_documented_rest_call(make_tagger, fake, query):
