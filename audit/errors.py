@@ -29,8 +29,21 @@ class UnknownLabelError(AuditInputError):
     """The audited label is not one the model knows."""
 
 
+class ExternalTooCloseError(AuditInputError):
+    """An external mark is identical to, or too close to, a mark being audited."""
+
+
 class ReportError(AuditError):
     """A report could not be written where asked."""
+
+
+class LedgerError(AuditError):
+    """The workspace's ledger cannot be read or written (damaged, foreign, disk full);
+    the message names the file, and what is already recorded is kept."""
+
+
+class WorkspaceBusyError(AuditError):
+    """Another audit is using the workspace (its ledger) right now."""
 
 
 class BudgetExhausted(AuditError):

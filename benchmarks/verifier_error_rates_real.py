@@ -51,6 +51,7 @@ class ArrayOracle:
     """A ``ScoreOracle`` over precomputed log-probabilities (marks, images, labels)."""
 
     statistic = "log_prob"
+    exchangeable = True  # rows: marks of one family, the "true" one drawn at random
 
     def __init__(self, log_probs: np.ndarray, labels: list[str], rows: list[int]) -> None:
         self.labels = labels
@@ -115,7 +116,7 @@ def paired_fact(scores: np.ndarray, j: int, rng: np.random.Generator, trials: in
 def loo_pvalues(scores, labels, y_aux, k: int, n: int, rng, per_label: int) -> list[float]:
     """Calibrated p-values with each mark in turn as the 'true' one (clean model)."""
     pvalues = []
-    verifier = build_verifier("calibrated", externals=k, n=n, level=0.01)
+    verifier = build_verifier("calibrated", externals=k, n=n, level=0.01, calibration="t")
     for j, label in enumerate(labels):
         keep = np.flatnonzero(y_aux != j)
         for _ in range(per_label):
@@ -227,7 +228,7 @@ def main() -> None:
             )
         pvals = []
         for seed in range(200):
-            verifier = build_verifier("calibrated", externals=kk, n=10, seed=seed)
+            verifier = build_verifier("calibrated", externals=kk, n=10, seed=seed, calibration="t")
             pvals.append(
                 verifier.run(ArrayOracle(scores, labels, list(range(kk + 1))), Question(TARGET))
             )

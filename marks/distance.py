@@ -19,8 +19,11 @@ MIN_DISTANCE = 0.4
 GRID = 64
 
 
-@lru_cache(maxsize=256)  # marks are immutable; a new mark is compared with every held one
-def _contribution(mark: Mark) -> np.ndarray:
+def contribution(mark: Mark) -> np.ndarray:
+    """The mark's ``m·t`` area-averaged to GRID×GRID×3: what ``linf_distance`` compares.
+
+    Not cached: for comparing many marks at once (a photo pool) without keeping them.
+    """
     effective = mark.pixels * mark.mask[..., None]
     planes = [
         np.asarray(
@@ -31,6 +34,10 @@ def _contribution(mark: Mark) -> np.ndarray:
         for c in range(3)
     ]
     return np.stack(planes, axis=-1)
+
+
+# Marks are immutable; a new mark is compared with every held one.
+_contribution = lru_cache(maxsize=256)(contribution)
 
 
 def linf_distance(a: Mark, b: Mark) -> float:

@@ -63,6 +63,10 @@ class MarkingError(MarkEngineError, ValueError):
     """Bad input to the mark engine: α, fraction, mark kind, folders."""
 
 
+class PoolError(MarkEngineError, ValueError):
+    """A photo pool cannot give a mark and its externals: too few usable distinct photos."""
+
+
 class MarkingInterrupted(MarkEngineError):
     """Marking was interrupted (Ctrl-C, SIGTERM, SIGHUP); what was written is recorded.
 

@@ -50,18 +50,18 @@ def make_mark(name: str, kind: MarkKind | str, *, seed: int, image: Path | None 
         raise MarkingError(f"a {kind.value} mark is generated from its seed; it takes no image")
     seed = check_seed(seed)
     rng = np.random.default_rng(seed)
+    photo = None if image is None else Path(image)  # present exactly for _NEEDS_IMAGE
     if kind is MarkKind.PROCEDURAL:
         pixels, mask, params = _procedural(rng)
-    elif kind is MarkKind.BLEND:
-        pixels, mask, params = _blend(Path(image))
-    elif kind is MarkKind.OVERLAY:
-        pixels, mask, params = _overlay(Path(image), rng)
+    elif kind is MarkKind.BLEND and photo is not None:
+        pixels, mask, params = _blend(photo)
+    elif kind is MarkKind.OVERLAY and photo is not None:
+        pixels, mask, params = _overlay(photo, rng)
     elif kind is MarkKind.SQUARE:
         pixels, mask, params = _square(rng)
     else:
         pixels, mask, params = _pixels(rng)
-    if image is not None:
-        params["image_name"] = Path(image).name
+    # The photo's file name is not kept: it would say which photo of a pool is the mark.
     return Mark(name=name, kind=kind, pixels=pixels, mask=mask, seed=seed, params=params)
 
 

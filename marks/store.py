@@ -9,6 +9,10 @@ user data folder)::
     marks/NAME.json     older stores: the record and the pixels (NAME.npz) apart;
     marks/NAME.npz        still read, and replaced by NAME.mark on --force
     manifests/*.json    one per marking or upload preparation
+    externals/NAME.keys.json  the secret keys a mark's fresh external marks are drawn
+                        from (``marks.external_seeds``), made on its first audit
+    externals/NAME.pool the external marks of a mark drawn from a photo pool
+                        (``marks.pool``, ``marks.pool_file``)
     journals/*.jsonl    marking journals of runs not finished yet (``marks.journal``)
     .lock               held while a mark is added, so concurrent adds queue
 
@@ -52,13 +56,16 @@ from marks.errors import (
 )
 from marks.journal import JournalError, read_journal
 from marks.mark import Mark, MarkKind
+from marks.pool import PoolDraw
+from marks.pool_file import SUFFIX as POOL_SUFFIX
+from marks.pool_file import read_pool_file, write_pool_file
 
 ENV_HOME = "ISOTOPE_HOME"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MARK_SUFFIX = ".mark"
-_STORE_ENTRIES = {"marks", "manifests", "journals", ".lock"}
+_STORE_ENTRIES = {"marks", "manifests", "journals", "externals", ".lock"}
 _REQUIRED = ("name", "kind", "fingerprint", "commitment")
 
 
@@ -198,6 +205,7 @@ class MarkStore:
         self.marks_dir = root / "marks"
         self.manifests_dir = root / "manifests"
         self.journals_dir = root / "journals"
+        self.externals_dir = root / "externals"
 
     @classmethod
     def open(cls, root: Path | None = None) -> MarkStore:
@@ -224,6 +232,26 @@ class MarkStore:
                 f"({exc.strerror or exc}); marking needs a writable store"
             ) from None
 
+    def externals(self) -> Path:
+        """The folder of external-mark keys and pools, created private on first use."""
+        try:
+            return _private_dir(self.externals_dir)
+        except StorePermissionError:
+            raise
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the externals folder {self.externals_dir} "
+                f"({exc.strerror or exc}); auditing needs a writable store"
+            ) from None
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The store's write lock, for modules keeping per-mark files beside the marks."""
+        return self._locked()
+
+    def read_private(self, path: Path) -> bytes:
+        """The bytes of store file ``path``, refused when other users can read it."""
+        return self._read(path)
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         # Concurrent `marks new` runs queue here; the distance check and the write
@@ -249,14 +277,26 @@ class MarkStore:
     def __contains__(self, name: str) -> bool:
         return self._mark_file(name).exists() or (self.marks_dir / f"{name}.json").exists()
 
-    def add(self, mark: Mark, *, force: bool = False) -> dict:
+    def add(
+        self,
+        mark: Mark,
+        *,
+        force: bool = False,
+        purpose: str | None = None,
+        default_alpha: float | None = None,
+        pool: PoolDraw | None = None,
+    ) -> dict:
         """Store ``mark`` and return its metadata record (see ``info``).
 
         Refuses (``MarkExistsError``) a name already held unless ``force`` replaces it,
         and (``MarkTooCloseError``) a mark within normalized L∞ ``MIN_DISTANCE`` of a
         held mark unless ``force``. Concurrent adds of one name: one wins, the others
         get ``MarkExistsError``; the mark file is always one run's complete mark.
+        ``purpose`` and ``default_alpha`` are recorded (``marks.purposes``); ``pool``
+        (a mark drawn from a photo pool) keeps the pool's other photos as its externals.
         """
+        if pool is not None and pool.mark is not mark:
+            raise ValueError("pool must be the draw that made this mark")
         check_name(mark.name)
         with self._locked():
             if mark.name in self and not force:
@@ -269,6 +309,15 @@ class MarkStore:
                     if distance < MIN_DISTANCE:
                         raise MarkTooCloseError(mark.name, other, distance, MIN_DISTANCE)
             record = self._new_record(mark)
+            record["purpose"] = purpose
+            record["default_alpha"] = default_alpha
+            if pool is not None:
+                record["pool"] = {"size": pool.size}
+                # Before the mark itself: a mark file is never without its externals.
+                self.externals()
+                write_pool_file(self._pool_file(mark.name), mark=mark, externals=pool.externals)
+            elif force:
+                self._pool_file(mark.name).unlink(missing_ok=True)  # the replaced mark's
             data = _mark_file_bytes(
                 record,
                 np.round(mark.pixels * 255).astype(np.uint8),
@@ -285,6 +334,28 @@ class MarkStore:
                 except FileExistsError:
                     raise self._exists(mark.name) from None
         return record
+
+    def _pool_file(self, name: str) -> Path:
+        return self.externals_dir / f"{name}{POOL_SUFFIX}"
+
+    def pool_externals(self, name: str) -> list[Mark] | None:
+        """The external marks of pool mark ``name`` (the pool's other photos), else None.
+
+        Raises ``DamagedMarkError`` when the mark records a pool whose file is missing,
+        damaged or belongs to another mark.
+        """
+        record = self.info(name)
+        if not isinstance(record.get("pool"), dict):
+            return None
+        path = self._pool_file(name)
+        if not path.exists():
+            raise DamagedMarkError(name, path, "is missing (the mark's pool of externals)")
+        return read_pool_file(self._read(path), path, self.get(name))
+
+    def default_alpha(self, name: str) -> float | None:
+        """The α mark ``name`` records for marking (``marks new --for``), else None."""
+        value = self.info(name).get("default_alpha")
+        return float(value) if isinstance(value, int | float) else None
 
     def _exists(self, name: str) -> MarkExistsError:
         return MarkExistsError(

@@ -31,6 +31,12 @@ class RateLimitedError(TransientError):
     """The service said to slow down (HTTP 429, ThrottlingException)."""
 
 
+class UnansweredError(TransientError):
+    """The request was sent but no reply came back (a timeout, a connection dropped
+    mid-reply): the service may have processed it, and billed it. Budgets count it as
+    spent; retrying sends it again."""
+
+
 class PermanentError(ProviderError):
     """Retrying cannot help: bad request, auth, unknown endpoint."""
 
@@ -41,6 +47,25 @@ class BadImageError(PermanentError):
 
 class BadReplyError(PermanentError):
     """The service answered something we cannot parse or trust (missing labels, NaN...)."""
+
+
+class MixedModelsError(PermanentError):
+    """More than one model answers a target's queries (a traffic split between deployed
+    models), so an audit's replies would mix models; the message names them."""
+
+
+class ModelChangedError(PermanentError):
+    """A reply came from another model than the one the audit pinned at its start.
+
+    ``pinned`` and ``answered`` are the two identities.
+    """
+
+    def __init__(
+        self, message: str, *, provider: str, operation: str, pinned: str, answered: str
+    ) -> None:
+        super().__init__(message, provider=provider, operation=operation)
+        self.pinned = pinned
+        self.answered = answered
 
 
 class ProviderConfigError(Exception):

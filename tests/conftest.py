@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from audit.verifiers.simulated_oracle import SimulatedOracle
+from marks import external_seeds
 from marks.kinds import make_mark
 from marks.store import MarkStore
 
@@ -35,6 +37,17 @@ def jpeg_bytes(pixels: np.ndarray, **options) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "JPEG", **options)
     return buf.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def reproducible_external_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """External-mark keys from a seeded sequence instead of ``secrets``.
+
+    Verdicts then repeat from run to run, and each new key still differs from the one
+    before (two stores still get different externals). Subprocesses are not affected.
+    """
+    rng = random.Random(20240601)
+    monkeypatch.setattr(external_seeds, "new_key", lambda: rng.randbytes(external_seeds.KEY_BYTES))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from audit.cli import audit, demo, local, marks, prepare, providers, vertex
+from audit.cli import audit, demo, faces, local, marks, prepare, providers, vertex
 from audit.exit_codes import ExitCode
 
 
@@ -31,6 +31,7 @@ class IsotopeGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        self._json = "--json" in argv
         try:
             result = super().main(
                 argv, prog_name, complete_var, False, windows_expand_args, **extra
@@ -50,6 +51,20 @@ class IsotopeGroup(TyperGroup):
             return code
         sys.exit(code)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; Ctrl-C outside its guard (while printing, say) still says so,
+        with ``--json`` as one JSON object, and exits ``ExitCode.INTERRUPTED``."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            code = int(ExitCode.INTERRUPTED)
+            typer.echo("error: interrupted", err=True)
+            if getattr(self, "_json", False):
+                print(
+                    json.dumps({"error": "interrupted", "kind": "interrupted", "exit_code": code})
+                )
+            raise typer.Exit(code) from None
+
 
 app = typer.Typer(
     name="isotope",
@@ -60,7 +75,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (marks, prepare, audit, providers, local, vertex, demo):
+for module in (marks, prepare, audit, providers, local, vertex, demo, faces):
     module.register(app)
 
 

@@ -114,13 +114,19 @@ def _print_plan(plan: AuditPlan, as_json: bool, *, own_images: int | None = None
         budget.append(f"{plan.budget_queries} queries")
     if plan.budget_usd is not None:
         budget.append(f"${plan.budget_usd:.2f}")
+    where = f"label {plan.label!r}" if plan.label else "every label"
+    early = (
+        " (it stops as soon as the decision is known)"
+        if plan.round_queries < plan.max_queries
+        else ""
+    )
     print(
-        f"plan: {plan.method} on label {plan.label!r} via {plan.provider}\n"
+        f"plan: {plan.method} on {where} via {plan.provider}\n"
         f"  auxiliary images: {plan.images_available} usable "
         f"({plan.images_unreadable} unreadable, {plan.images_excluded} of the label excluded)\n"
         f"  marks: {plan.marks} (yours and {plan.marks - 1} to compare with)\n"
-        f"  queries: first round {plan.round_queries}, worst case {plan.max_queries} "
-        "(repeats from the ledger are free)\n"
+        f"  queries: {plan.round_queries} in the first step, {plan.max_queries} at most"
+        f"{early}; repeats from the ledger are free\n"
         f"  worst-case cost: ${plan.worst_case_usd:.4f} at ${plan.price_per_query:.6f}/query\n"
         f"  budget: {', '.join(budget) if budget else 'unlimited'}"
     )
@@ -132,16 +138,22 @@ def _print_outcome(outcome: AuditOutcome, as_json: bool) -> None:
     if as_json:
         print(json.dumps(outcome.to_json(), default=str))
         return
-    result = outcome.result
-    p = "n/a" if result.p_value is None else f"{result.p_value:.3g}"
-    reason = f" ({result.reason})" if result.reason else ""
+    from audit.report.wording import evidence_lines, headline
+
+    result = outcome.result.to_json()
     q = outcome.counts
+    label = f"label {result['label']!r}" if result["label"] else "no label"
     print(
-        f"verdict: {result.verdict.value}{reason}\n"
-        f"method: {result.method}; label: {result.label!r}; p-value: {p} (level {result.level})\n"
-        f"null hypothesis: {result.null_hypothesis}\n"
-        f"queries: {q.billed} billed, {q.cached} from the ledger, {q.attempts} requests; "
-        f"cost ${q.cost_usd:.4f}"
+        "\n".join(
+            [
+                headline(result),
+                f"method: {result['method']}; {label}",
+                f"null hypothesis: {result['null_hypothesis']}",
+                *evidence_lines(result),
+                f"queries: {q.billed} billed, {q.cached} from the ledger, {q.attempts} "
+                f"requests; cost ${q.cost_usd:.4f}",
+            ]
+        )
     )
     if outcome.report is not None:
         print(f"report: {outcome.report.folder}")
@@ -182,7 +194,8 @@ def _run(
             options.pop("labels", None)
         alpha = args.alpha
         if alpha is None:
-            alpha = store.posted_alpha(args.mark) or DEFAULT_ALPHA
+            alpha = store.posted_alpha(args.mark) or store.default_alpha(args.mark)
+            alpha = alpha or DEFAULT_ALPHA
         classifier, limiter = build_provider(
             str(args.provider),
             args.target,
@@ -208,6 +221,7 @@ def _run(
             other_mark=store.get(other_mark) if other_mark else None,
             statistic=statistic,
             limiter=limiter,
+            store=store,
         )
         if own is not None:
             plan = plan_own_label_audit(own, request)
@@ -262,7 +276,9 @@ _EXTERNALS = typer.Option(
 _LABEL = typer.Option(..., help="The label your images were posted under (j).")
 _AUX = typer.Option(..., help="Auxiliary images not of the label (a folder, or one per label).")
 _ALPHA = typer.Option(
-    None, help="Blend strength; default: the α the mark was posted with, else 0.4."
+    None,
+    help="Blend strength; default: the α the mark was posted with, else the mark's own "
+    "(0.4 unless made with --for).",
 )
 _N = typer.Option(
     None, min=2, max=100_000, help="Auxiliary images per round (default: the method's)."
@@ -273,7 +289,9 @@ _LAM = typer.Option(None, help="Per-round significance λ (paper method).")
 _LEVEL = typer.Option(
     None, help="False-positive rate the method controls (calibrated, sequential)."
 )
-_SEED = typer.Option(None, help="Seed choosing which auxiliary images are queried.")
+_SEED = typer.Option(
+    None, min=0, max=2**63 - 1, help="Seed choosing which auxiliary images are queried."
+)
 _BUDGET_Q = typer.Option(
     None, "--budget-queries", min=0, help="Most queries to pay for in this run (repeats are free)."
 )
@@ -324,7 +342,8 @@ def probability(
     workspace: Path = WorkspaceOption,
     store: Path | None = StoreOption,
 ) -> None:
-    """Test whether the mark raises the label's probability (full-output services)."""
+    """Test whether the mark raises the label's probability (or, from a tagger that returns
+    only the tags above its threshold, the tag's confidence, 0 when absent)."""
     args = _args(locals(), n=n, rounds=rounds, delta=delta, lam=lam, level=level, seed=seed)
     _run("probability", str(method), args, label=label)
 
@@ -359,7 +378,8 @@ def rank(
     workspace: Path = WorkspaceOption,
     store: Path | None = StoreOption,
 ) -> None:
-    """Test whether the mark lifts the label's rank (top-K or threshold services)."""
+    """Test whether the mark lifts the label's rank (top-K or threshold services; for a
+    threshold tagger, `audit probability` on the tag's confidence detects more often)."""
     args = _args(locals(), n=n, level=level, seed=seed)
     _run("rank", str(method), args, label=label, statistic=NEG_RANK, top_k=top_k)
 

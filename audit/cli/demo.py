@@ -14,10 +14,16 @@ from audit.cli.common import JsonOption, stderr
 from audit.cli.guard import guarded
 from audit.cli.local import epoch_bar
 
+demo_app = typer.Typer(no_args_is_help=False)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.command("demo")(demo_command)
+    """Add ``demo`` (the classification demo when run alone) and ``demo faces``."""
+    from audit.cli import demo_faces
+
+    demo_app.callback(invoke_without_command=True)(demo_command)
+    demo_faces.register(demo_app)
+    app.add_typer(demo_app, name="demo")
 
 
 def _verdict_table(result) -> Table:
@@ -51,6 +57,7 @@ def _verdict_table(result) -> Table:
 
 
 def demo_command(
+    ctx: typer.Context,
     data: Path | None = typer.Option(
         None, "--data", help="Use a real folder (one subfolder per label) instead of generated."
     ),
@@ -64,7 +71,12 @@ def demo_command(
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Mark images, train a model with and one without them, serve both, audit both."""
+    """Mark images, train a model with and one without them, serve both, audit both.
+
+    `isotope demo faces` runs the face-collection demo instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from audit.demo.run import DemoConfig, gpu_note, run_demo
 
     work = workdir or Path(tempfile.mkdtemp(prefix="isotope-demo-"))

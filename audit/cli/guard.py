@@ -9,7 +9,8 @@ stdout: ``{"error", "kind", "exit_code"}``) with the documented exit code:
   ``providers.errors.ProviderConfigError`` and ``UsageError`` → ``ExitCode.BAD_INPUT``;
 - an ``OSError`` the machine raised about a named file (full disk, no permission) →
   ``ExitCode.BAD_INPUT``, naming the file;
-- Ctrl-C → ``ExitCode.INTERRUPTED``.
+- Ctrl-C → ``ExitCode.INTERRUPTED``; so does ``marks.errors.MarkingInterrupted`` (a
+  marking stopped by Ctrl-C, SIGTERM or SIGHUP, its partial manifest saved).
 
 Anything else is a bug in isotope-audit: the traceback is printed with a line saying
 so, and the exit code is ``ExitCode.BUG``, never "bad input".
@@ -30,7 +31,7 @@ from rich.text import Text
 
 from audit.errors import AuditError, BudgetExhausted
 from audit.exit_codes import ExitCode
-from marks.errors import MarkEngineError
+from marks.errors import MarkEngineError, MarkingInterrupted
 from providers.errors import ProviderConfigError, ProviderError
 
 _err = Console(stderr=True, soft_wrap=True)
@@ -78,6 +79,8 @@ def guarded(as_json: bool = False) -> Iterator[None]:
         raise fail(str(exc), ExitCode.BUDGET, as_json) from None
     except ProviderError as exc:
         raise fail(str(exc), ExitCode.PROVIDER, as_json) from None
+    except MarkingInterrupted as exc:  # a signal stopped it; what was written is recorded
+        raise fail(str(exc), ExitCode.INTERRUPTED, as_json) from None
     except (AuditError, MarkEngineError, ProviderConfigError, UsageError) as exc:
         raise fail(str(exc), ExitCode.BAD_INPUT, as_json) from None
     except KeyboardInterrupt:

@@ -25,8 +25,6 @@ from rich.progress import (
 from audit.cli.common import JsonOption, stderr
 from audit.cli.guard import UsageError, guarded
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
@@ -67,11 +65,19 @@ def train_command(
     data_dir: Path = typer.Argument(..., help="Folder with one subfolder of images per label."),
     out: Path = typer.Option(..., "--out", "-o", help="Model file to write."),
     arch: str = typer.Option("small", "--arch", help="small (fast CNN) or resnet18."),
-    epochs: int = typer.Option(20, "--epochs", min=1, help="Passes over the training images."),
+    epochs: int = typer.Option(
+        20, "--epochs", min=1, max=10_000, help="Passes over the training images."
+    ),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the split, init and augmentation."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, max=2**63 - 1, help="Seed for the split, init and augmentation."
+    ),
     input_size: int | None = typer.Option(
-        None, "--input-size", min=8, help="Image side the model sees (default: data's, ≤ 64)."
+        None,
+        "--input-size",
+        min=8,
+        max=1024,
+        help="Image side the model sees (default: data's, ≤ 64).",
     ),
     as_json: bool = JsonOption,
 ) -> None:
@@ -111,13 +117,19 @@ def serve_command(
     ),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda."),
     max_body_bytes: int = typer.Option(
-        1_500_000, "--max-body-bytes", min=1024, help="Request size limit (413 above it)."
+        1_500_000,
+        "--max-body-bytes",
+        min=1024,
+        max=64_000_000,
+        help="Request size limit (413 above it).",
     ),
 ) -> None:
     """Serve a model over the Vertex AI REST predict protocol until SIGINT/SIGTERM."""
+    from providers.local.bind import check_host, describe_bind, is_loopback
     from providers.local.server import serve
 
     with guarded():
+        check_host(host)  # a blank host would bind every interface
         api_key = None
         if api_key_env:
             api_key = os.environ.get(api_key_env)
@@ -125,13 +137,20 @@ def serve_command(
                 raise UsageError(
                     f"--api-key-env {api_key_env}: that environment variable is empty or unset"
                 )
-        if host not in LOOPBACK and api_key is None:
+        bound = describe_bind(host, port)
+        if not is_loopback(host) and api_key is None:
             stderr.print(
-                f"[yellow]warning:[/] serving on {host} without an API key: anyone who can "
-                "reach this address can query the model (use --api-key-env)"
+                f"warning: serving on {bound} without an API key: anyone who can reach "
+                "it can query the model (use --api-key-env)",
+                highlight=False,
+                markup=False,
             )
-        base = f"http://{host}:{port}/v1/projects/PROJECT/locations/LOCATION/endpoints/{endpoint}"
-        stderr.print(f"serving {model} at {base}:predict (Ctrl-C to stop)", highlight=False)
+        path = f"/v1/projects/PROJECT/locations/LOCATION/endpoints/{endpoint}:predict"
+        stderr.print(
+            f"serving {model} on {bound}, predict at {path} (Ctrl-C to stop)",
+            highlight=False,
+            markup=False,
+        )
         serve(
             model,
             host=host,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -17,78 +17,163 @@ from audit.cli.common import (
     progress_bar,
     stderr,
 )
-from audit.cli.guard import guarded
+from audit.cli.guard import UsageError, guarded
+from audit.cli.mark_view import public_record, show_lines
 from audit.exit_codes import ExitCode
 from marks.kinds import make_mark
 from marks.mark import MarkKind
 from marks.marking import mark_folder
+from marks.pool import Skipped, build_pool, draw
+from marks.purposes import DEFAULT_ALPHA, GENERAL, PURPOSES
+from marks.secret_seed import new_seed
 from marks.store import MarkStore
 
 marks_app = typer.Typer(help="Create and inspect your secret marks.", no_args_is_help=True)
 
-
-def public_record(store: MarkStore, name: str) -> dict:
-    """A mark's record without secrets (no commitment salt, no file paths)."""
-    record = store.info(name)
-    commitment = dict(record.get("commitment", {}))
-    commitment.pop("salt", None)
-    return {
-        "name": record["name"],
-        "kind": record["kind"],
-        "seed": record.get("seed"),
-        "params": record.get("params", {}),
-        "size": [record.get("width"), record.get("height")],
-        "fingerprint": record["fingerprint"],
-        "created": record.get("created"),
-        "commitment": commitment,
-        "posted_alpha": store.posted_alpha(name),
-    }
+PurposeName = StrEnum(  # type: ignore[misc]
+    "PurposeName", {name: name for name in PURPOSES}
+)
 
 
 @marks_app.command("new")
 def marks_new(
     name: str = typer.Argument(..., help="Name of the new mark."),
-    kind: MarkKind = typer.Option(MarkKind.PROCEDURAL, "--kind", help="What kind of mark."),
+    kind: MarkKind | None = typer.Option(
+        None, "--kind", help="What kind of mark (default: the purpose's, procedural)."
+    ),
     image: Path | None = typer.Option(
         None, "--image", help="Photo for blend/overlay marks.", dir_okay=False
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Seed (default: random, recorded)."),
+    pool: Path | None = typer.Option(
+        None,
+        "--pool",
+        help="Folder of photos (100+): the mark is drawn from them at random and the rest "
+        "become its external marks, for exact p-values (blend/overlay).",
+        file_okay=False,
+    ),
+    purpose: PurposeName = typer.Option(
+        GENERAL.name, "--for", help="What the mark is for: sets its kind and α."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", hidden=True, help="Seed (tests only: a chosen seed can be guessed)."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a mark or skip the L∞ check."),
     store_dir: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a secret mark and keep it in the private store."""
+    warnings: list[str] = []
+    skipped: list[Skipped] = []
     with guarded(as_json):
+        chosen = PURPOSES[str(purpose)]
+        kind = kind or (MarkKind.BLEND if pool is not None else chosen.kind)
+        if pool is not None and image is not None:
+            raise UsageError("--pool draws the photo; leave out --image")
+        if pool is not None and seed is not None:
+            raise UsageError("--pool draws the mark at random; leave out --seed")
         store = MarkStore.open(store_dir)
-        seed = secrets.randbelow(2**31) if seed is None else seed
-        record = store.add(make_mark(name, kind, seed=seed, image=image), force=force)
-        shown = public_record(store, record["name"])
+        drawn = None
+        if pool is not None and name in store and not force:  # before reading the pool
+            raise UsageError(
+                f"a mark named {name!r} is already held; pick another name (or --force)"
+            )
+        if pool is not None:
+            held = [store.get(other) for other in store.names() if other != name]
+            photos = build_pool(pool, kind, avoid=held)
+            skipped = photos.skipped
+            if photos.held_copies:
+                warnings.append(
+                    f"{photos.held_copies} photo(s) of the pool were left out as copies of "
+                    "marks you already hold (not named: that would say which photo they are)"
+                )
+            warning = photos.warning()
+            if warning:
+                warnings.append(warning)
+            drawn = draw(photos, name)
+            mark = drawn.mark
+        else:
+            mark = make_mark(name, kind, seed=new_seed() if seed is None else seed, image=image)
+        store.add(mark, force=force, purpose=chosen.name, default_alpha=chosen.alpha, pool=drawn)
+        shown = public_record(store, name)
+        shown["warnings"] += warnings
     if as_json:
+        shown["skipped"] = [{"path": str(s.path), "reason": s.reason} for s in skipped]
         print_json(shown)
         return
-    stderr.print(f"created mark [bold]{name}[/] ({kind.value}), fingerprint {shown['fingerprint']}")
+    for item in skipped:
+        stderr.print(f"left out of the pool: {item.path}: {item.reason}", markup=False)
     stderr.print(
-        f"commitment you may publish now: {shown['commitment'].get('value')}", highlight=False
+        f"created mark [bold]{name}[/] ({kind.value}, for {chosen.name}, "
+        f"α {chosen.alpha:g}) in the private store {store.root}",
+        highlight=False,
     )
+    if drawn is not None:
+        stderr.print(
+            f"drawn at random from {drawn.size} photos; the other {drawn.size - 1} are kept "
+            "as its external marks",
+            highlight=False,
+        )
+    for warning in shown["warnings"]:
+        stderr.print(f"warning: {warning}", highlight=False, markup=False)
+    if not shown["externals"]["exact"]:
+        reason = shown["externals"]["reason"]
+        stderr.print(f"note: its audits are not exact: {reason}", highlight=False, markup=False)
+    stderr.print(
+        "publish this (a salted commitment: it reveals nothing about the mark and later "
+        "proves you held it today):",
+        highlight=False,
+    )
+    typer.echo(shown["commitment"]["value"])
 
 
 @marks_app.command("list")
 def marks_list(store_dir: Path | None = StoreOption, as_json: bool = JsonOption) -> None:
-    """List the marks held in the store."""
+    """List the marks held in the store (never their seeds or fingerprints).
+
+    A damaged mark is listed with its problem (naming its file) and the others as
+    usual; the exit status is then 2.
+    """
     with guarded(as_json):
         store = MarkStore.open(store_dir)
-        rows = [public_record(store, name) for name in store.names()]
+        rows: list[dict] = [
+            {"name": held.name, "problem": held.problem}
+            if held.problem is not None
+            else public_record(store, held.name)
+            for held in store.listing()
+        ]
+    damaged = [row for row in rows if "problem" in row]
     if as_json:
         print_json({"marks": rows})
+        if damaged:
+            raise typer.Exit(int(ExitCode.BAD_INPUT))
         return
     if not rows:
         stderr.print("no marks yet: create one with `isotope marks new NAME`")
         return
-    table = Table("name", "kind", "fingerprint", "posted α", "created")
+    table = Table("name", "kind", "for", "α", "posted α", "p-values", "created")
     for row in rows:
+        if "problem" in row:
+            table.add_row(row["name"] + " (damaged)", *["-"] * 6)
+            continue
         alpha = "-" if row["posted_alpha"] is None else f"{row['posted_alpha']:g}"
-        table.add_row(row["name"], row["kind"], row["fingerprint"][:16], alpha, row["created"])
+        exact = "exact" if row["externals"]["exact"] else "not exact"
+        table.add_row(
+            row["name"] + (" (weak!)" if row["weak_seed"] else ""),
+            row["kind"],
+            row["purpose"],
+            f"{row['default_alpha']:g}",
+            alpha,
+            exact,
+            (row["created"] or "")[:10],
+        )
     Console().print(table)
+    for row in rows:
+        for warning in row.get("warnings", []):
+            stderr.print(f"warning: {warning}", highlight=False, markup=False)
+    for row in damaged:
+        stderr.print(f"error: {row['problem']}", highlight=False, markup=False)
+    if damaged:
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 
 @marks_app.command("show")
@@ -100,7 +185,7 @@ def marks_show(
     store_dir: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Show a mark's kind, seed, fingerprint and public commitment (never its pixels)."""
+    """Show a mark's kind, α, external marks and public commitment (never what rebuilds it)."""
     with guarded(as_json):
         store = MarkStore.open(store_dir)
         shown = public_record(store, name)
@@ -109,20 +194,20 @@ def marks_show(
     if as_json:
         print_json(shown)
         return
-    for key, value in shown.items():
-        if key == "commitment":
-            salt = f"; salt {value['salt']}" if "salt" in value else ""
-            value = f"{value.get('value')} ({value.get('scheme')}{salt})"
-        elif key == "posted_alpha" and value is None:
-            value = "not posted yet"
-        typer.echo(f"{key}: {value}")
+    for line in show_lines(shown):
+        typer.echo(line)
 
 
 def mark_command(
     src: Path = typer.Argument(..., help="Folder of your photos (never modified)."),
     mark_name: str = typer.Option(..., "--mark", help="Name of a mark in the store."),
     out: Path = typer.Option(..., "--out", help="New folder for the images to post."),
-    alpha: float = typer.Option(0.4, "--alpha", help="Blend strength α in (0, 1]."),
+    alpha: float | None = typer.Option(
+        None,
+        "--alpha",
+        help=f"Blend strength α in (0, 1] (default: the mark's own, {DEFAULT_ALPHA} unless "
+        "made with --for).",
+    ),
     fraction: float = typer.Option(0.1, "--fraction", help="Share p of images to mark, (0, 1]."),
     seed: int | None = typer.Option(None, "--seed", help="Selection seed (default random)."),
     keep_metadata: bool = typer.Option(
@@ -134,15 +219,29 @@ def mark_command(
         help="Re-encode unmarked images like marked ones (default: copy them unchanged), "
         "so encoding and metadata do not single out the marked files.",
     ),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Threads (default: CPUs)."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=256, help="Threads (default: CPUs)."
+    ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Finish a marking into --out that was interrupted (same source, mark and "
+        "options): the files its journal recorded are kept, the rest are done.",
+    ),
     store_dir: Path | None = StoreOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Blend a mark into a share of the photos in SRC and write all of them to --out."""
+    """Blend a mark into a share of the photos in SRC and write all of them to --out.
+
+    Every file is recorded in a journal in the store before it appears in --out: if
+    the run stops (Ctrl-C, a kill, a full disk), rerun with --resume to finish it.
+    """
     ignore_bomb_warnings()
     with guarded(as_json):
         store = MarkStore.open(store_dir)
         mark = store.get(mark_name)
+        if alpha is None:
+            alpha = store.default_alpha(mark_name) or DEFAULT_ALPHA
         with progress_bar("marking") as update:
             result = mark_folder(
                 src,
@@ -156,18 +255,21 @@ def mark_command(
                 reencode_all=reencode_all,
                 progress=update,
                 workers=workers,
+                resume=resume,
             )
+        # A mark made --for faces: can a face service still find the marked faces?
+        from audit.faces.detectability import check_after_marking
+
+        faces = check_after_marking(store, mark_name, result.manifest)
     if as_json:
-        print_json(result.to_json())
+        print_json({**result.to_json(), **({"faces": faces.to_json()} if faces else {})})
     else:
-        stderr.print(
-            f"marked {result.marked}, copied {result.copied}, failed {len(result.failed)} "
-            f"-> {result.out}",
-            highlight=False,
-        )
+        stderr.print(result.summary(), highlight=False, markup=False)
         stderr.print(f"manifest (keep it private): {result.manifest}", highlight=False)
         if result.duplicates:
             stderr.print(f"{len(result.duplicates)} groups of identical files (treated alike)")
+        if faces:
+            stderr.print(faces.summary(), highlight=False, markup=False)
     for failure in result.failed:
         stderr.print(f"failed: {failure.path}: {failure.error}", highlight=False, markup=False)
     if result.failed:

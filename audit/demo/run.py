@@ -217,6 +217,7 @@ def run_demo(
                 workspace=work / "workspace",
                 budget=Budget.unlimited(),
                 report_dir=work / "reports" / name,
+                store=store,  # both models are judged against the same secret externals
             )
         finally:
             server.stop()

@@ -31,15 +31,26 @@ class ScoreOracle(Protocol):
     ``labels[l]`` for auxiliary image ``images[b]`` blended with mark ``marks[a]``
     (``TRUE_MARK``, an external mark 1..n_external, or ``CLEAN``). The statistic is
     larger when the model leans more towards the label: a log-probability for full
-    output, minus the rank (K+1 when absent) for top-K or threshold output.
-    ``statistic`` says which. Repeated pairs are not billed twice.
+    output, minus the rank (K+1 when absent) for top-K or threshold output, or the
+    label's confidence, 0 when absent, for threshold output. ``statistic`` says which.
+    Repeated pairs are not billed twice. For a service with an open vocabulary (a
+    tagger), ``labels`` may grow with the tags each query's replies carry (new ones
+    appended, so an index never changes): read it after querying.
     Raises ``audit.errors.BudgetExhausted`` before spending past the budget.
+
+    ``exchangeable`` is the oracle's claim that, if the model never learned the true
+    mark, the true mark and the external marks are exchangeable: the externals are
+    fresh draws of the true mark's own family (procedural, square or pixels marks
+    from fresh secret seeds; a photo mark drawn at random from a pool whose rest are
+    the externals) and every reply comes from one model version. Only then is a
+    rank p-value exact; verifiers label every other p-value approximate.
     """
 
     labels: list[str]
     n_images: int
     n_external: int
-    statistic: str  # "log_prob" or "neg_rank"
+    statistic: str  # "log_prob", "neg_rank" or "confidence"
+    exchangeable: bool
 
     def query(self, marks: Indices, images: Indices) -> np.ndarray: ...
 

@@ -3,12 +3,23 @@
 Each query blends one mark into one clean auxiliary image (never on top of another
 blend), encodes it, asks the classifier, checks the reply, and turns it into the
 statistic verifiers test: a log-probability for full output, minus the rank of the
-label (K+1 when absent) for top-K or threshold output.
+label (K+1 when absent) for top-K or threshold output, or, for threshold output
+(a tagger), the label's confidence with 0 when the service did not return it.
+
+Every statistic is one fixed function of one reply, applied alike to the replies of
+the true mark and of every external mark on the same images: if the model never
+learned the mark, the marks' statistics stay exchangeable and a rank p-value over
+them stays exact, however the replies are truncated.
+
+An open vocabulary (a tagger that does not list its tags) is scored on the union of
+the tags returned for the audit's own queries: a set that is the same whichever mark
+is the true one, so choosing the labels this way keeps the marks exchangeable too.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +36,10 @@ from providers.scores import OutputMode, Scores
 
 LOG_PROB = "log_prob"
 NEG_RANK = "neg_rank"
+CONFIDENCE = "confidence"
+"""The label's confidence, 0 when absent: for threshold output, where absent means 'below
+the service's cut-off'. Zero-inflated, so only the rank calibration is valid on it."""
+STATISTICS = (LOG_PROB, NEG_RANK, CONFIDENCE)
 MIN_PROB = 1e-6
 """Probabilities are clipped here before the log: a service's 0.0 is 'tiny', not −∞."""
 SUM_TOLERANCE = 0.02
@@ -41,20 +56,6 @@ def _describe_mark(index: int) -> str:
     return "the true mark" if index == TRUE_MARK else f"external mark {index}"
 
 
-def discover_labels(classifier: Classifier, aux: AuxImages) -> list[str]:
-    """The model's labels: from the classifier, else from one clean full-output reply."""
-    labels = classifier.labels()
-    if labels:
-        return list(labels)
-    reply = classifier.classify([QueryImage.from_array(aux.images[0], base=aux.ids[0])])[0]
-    if reply.mode is not OutputMode.FULL:
-        raise UnknownLabelError(
-            "the provider does not list its labels and returns only "
-            f"{reply.mode.value} output; cannot check the label"
-        )
-    return sorted(reply.values)
-
-
 def check_label(label: str, labels: Sequence[str]) -> None:
     """Raise ``UnknownLabelError`` unless ``label`` is one of ``labels``."""
     if label not in labels:
@@ -69,6 +70,17 @@ class ProviderOracle:
 
     ``marks[0]`` is the true mark, ``marks[1:]`` the external marks. Every (mark, image)
     pair is computed once per oracle; repeats across runs are free through the ledger.
+    ``statistic`` is ``log_prob``, ``neg_rank`` or ``confidence`` (see the module
+    docstring). With ``open_vocabulary`` the scored labels start as ``labels`` and grow,
+    after each query, by the tags its replies returned (new ones appended in sorted
+    order, so a label's index never changes): read ``labels`` after querying.
+    ``returned`` holds every label any reply has carried.
+
+    The pairs of each ``query`` are sent in an order shuffled by ``order_seed`` (fresh
+    random when None; the report records it), so every request mixes marks: the true
+    mark's queries never go out as one block that a traffic split or a model update
+    between requests could set apart from the externals', and the service cannot tell
+    the true mark from the order either.
     """
 
     def __init__(
@@ -80,9 +92,12 @@ class ProviderOracle:
         *,
         labels: Sequence[str],
         statistic: str = LOG_PROB,
+        open_vocabulary: bool = False,
+        exchangeable: bool,
+        order_seed: int | None = None,
     ) -> None:
-        if statistic not in (LOG_PROB, NEG_RANK):
-            raise ValueError(f"statistic must be {LOG_PROB!r} or {NEG_RANK!r}, got {statistic!r}")
+        if statistic not in STATISTICS:
+            raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
         if not marks:
             raise ValueError("an oracle needs at least the true mark")
         self.classifier = classifier
@@ -91,9 +106,15 @@ class ProviderOracle:
         self.alpha = alpha
         self.labels = list(labels)
         self.statistic = statistic
+        self.exchangeable = exchangeable  # the runner's claim about the externals (ScoreOracle)
+        self.open_vocabulary = open_vocabulary
+        self.returned: set[str] = set()
+        self._replies: dict[tuple[int, int], Scores] = {}  # kept to rescore new labels
         self.n_images = len(aux)
         self.n_external = len(self.marks) - 1
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self.order_seed = secrets.randbits(63) if order_seed is None else int(order_seed)
+        self._order = np.random.default_rng(self.order_seed)
 
     def queries_used(self) -> int:
         """Distinct (mark, image) pairs answered so far."""
@@ -110,6 +131,7 @@ class ProviderOracle:
         todo = list(
             dict.fromkeys((a, b) for a in marks for b in images if (a, b) not in self._cache)
         )
+        todo = [todo[i] for i in self._order.permutation(len(todo))]
         block: list[tuple[tuple[int, int], QueryImage]] = []
         size = 0
         for index, pair in enumerate(todo):
@@ -118,14 +140,30 @@ class ProviderOracle:
             size += len(query.data)
             if size >= BLOCK_BYTES or index == len(todo) - 1:
                 replies = self.classifier.classify([q for _, q in block])
+                self._learn_labels(replies)
                 for ((a, b), _), reply in zip(block, replies, strict=True):
                     self._cache[(a, b)] = self._statistic(reply, a, b)
+                    if self.open_vocabulary:
+                        self._replies[(a, b)] = reply
                 block, size = [], 0
         out = np.empty((len(marks), len(images), len(self.labels)), dtype=np.float64)
         for i, a in enumerate(marks):
             for k, b in enumerate(images):
                 out[i, k] = self._cache[(a, b)]
         return out
+
+    def _learn_labels(self, replies: Sequence[Scores]) -> None:
+        """Note the labels ``replies`` carry; with an open vocabulary, score new ones too."""
+        seen = {label for reply in replies for label in reply.values}
+        self.returned |= seen
+        if not self.open_vocabulary:
+            return
+        new = sorted(seen - set(self.labels))
+        if not new:
+            return
+        self.labels.extend(new)
+        for (a, b), reply in self._replies.items():
+            self._cache[(a, b)] = self._statistic(reply, a, b)
 
     def answered(self, label: str) -> dict[tuple[int, int], float]:
         """The statistic of ``label`` for every pair answered so far (for reports)."""
@@ -153,6 +191,15 @@ class ProviderOracle:
     def _statistic(self, reply: Scores, mark: int, image: int) -> np.ndarray:
         if self.statistic == NEG_RANK:
             return np.array([-float(reply.rank(label)) for label in self.labels])
+        if self.statistic == CONFIDENCE:
+            return self._confidences(reply, mark, image)
+        if reply.mode is OutputMode.THRESHOLD:
+            raise self._bad(
+                mark,
+                image,
+                "the service returned only the labels above its threshold, not every "
+                f"label's probability; score it with statistic {CONFIDENCE!r}",
+            )
         if reply.mode is not OutputMode.FULL:
             raise self._bad(
                 mark,
@@ -174,3 +221,15 @@ class ProviderOracle:
                 mark, image, f"probabilities sum to {total:.4f}, not 1 (±{SUM_TOLERANCE})"
             )
         return np.log(np.clip(values, MIN_PROB, 1.0))
+
+    def _confidences(self, reply: Scores, mark: int, image: int) -> np.ndarray:
+        """Each label's score, 0 where the reply does not carry it."""
+        values = np.zeros(len(self.labels))
+        for index, label in enumerate(self.labels):
+            value = reply.get(label)
+            if value is None:
+                continue
+            if not (math.isfinite(value) and -1e-9 <= value <= 1.0 + SUM_TOLERANCE):
+                raise self._bad(mark, image, f"label {label!r} has confidence {value!r}")
+            values[index] = value
+        return values

@@ -6,15 +6,20 @@ fingerprints, files or manifests: a report can be shared without giving the mark
 ``report.json``, schema ``isotope-audit/report`` version 1 (fields may be added; a
 change of meaning bumps the version):
 
-- ``created`` (ISO time), ``provider``, ``target``, ``statistic`` (``log_prob`` or
-  ``neg_rank``), ``alpha`` (blend strength of the queries);
+- ``created`` (ISO time), ``provider``, ``target``, ``statistic`` (``log_prob``,
+  ``neg_rank``, or ``confidence``: a tag's confidence, 0 when absent, for threshold
+  output), ``alpha`` (blend strength of the queries);
+- ``model``: the model version every reply came from, ``{"identity", "learned_from"}``
+  (identity null when the service does not say), or null when nothing was asked;
 - ``mark`` (name), ``other`` (the distinguisher's second mark and label, or null),
   ``externals`` (names of the external marks);
 - ``aux``: ``folder``, ``images`` (used), ``unreadable`` (names), ``excluded`` (count of
   images of the audited labels);
-- ``result``: the verifier's ``VerifierResult`` (``method``, ``verdict``, ``label``,
-  ``p_value``, ``null_hypothesis``, ``level``, ``queries``, ``rounds``, ``details``,
-  ``reason``);
+- ``result``: the verifier's ``VerifierResult`` (``method``, ``verdict``
+  (``detected``, ``not_detected``, ``inconclusive``), ``label``, ``p_value``,
+  ``null_hypothesis``, ``level``, ``queries``, ``rounds``, ``details``, ``reason``,
+  ``calibration`` (what produced the p-value), ``exact`` (true only for a rank p-value
+  over exchangeable externals) and ``exact_reason``);
 - ``queries`` {``billed``, ``cached``, ``attempts``}, ``cost_usd``, ``price_per_query``;
 - ``plan``: the dry-run plan; ``notes``: remarks for the reader.
 """
@@ -22,10 +27,10 @@ change of meaning bumps the version):
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit.report.wording import evidence_lines, headline
 from marks.atomic import write_atomic
 
 REPORT_SCHEMA = "isotope-audit/report"
@@ -45,39 +50,21 @@ class ReportFiles:
     plot: Path | None
 
 
-def _format_p(p: float | None) -> str:
-    if p is None:
-        return "none (this method decides by counting significant rounds)"
-    if p != 0 and (p < 1e-3 or not math.isfinite(p)):
-        return f"{p:.2e}"
-    return f"{p:.4f}"
-
-
 def summary_text(document: dict) -> str:
     """A short human summary of a report document."""
     result = document["result"]
     queries = document["queries"]
-    p = result.get("p_value")
+    label = f"label {result['label']!r}" if result["label"] else "no label"
     lines = [
-        f"isotope audit — {result['method']} verifier on label {result['label']!r}",
-        f"verdict: {result['verdict']}"
-        + (f" ({result['reason']})" if result.get("reason") else ""),
+        f"isotope audit — {result['method']} verifier on {label}",
+        headline(result),
         f"provider: {document['provider']} / {document['target']}",
+        *_model_line(document.get("model")),
         f"mark: {document['mark']}; external marks: {len(document['externals'])}; "
         f"blend alpha {document['alpha']}",
         "",
         f"null hypothesis: {result['null_hypothesis']}",
-        f"p-value: {_format_p(p)}",
-    ]
-    if p is not None:
-        lines.append(
-            "  meaning: if the null hypothesis were true, evidence at least this strong "
-            f"would appear with probability {_format_p(p)}; the method reports "
-            f"'detected' when it is at or below its level {result['level']}."
-        )
-    else:
-        lines.append(f"  nominal per-round level: {result['level']}")
-    lines += [
+        *evidence_lines(result),
         "",
         f"queries: {queries['billed']} billed, {queries['cached']} from the ledger, "
         f"{queries['attempts']} requests sent (with retries)",
@@ -86,6 +73,15 @@ def summary_text(document: dict) -> str:
     for note in document.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines) + "\n"
+
+
+def _model_line(model: dict | None) -> list[str]:
+    """The line naming the model version audited (none when nothing was asked)."""
+    if not model:
+        return []
+    if model.get("identity") is None:
+        return ["model audited: unknown (the service does not say which model answers)"]
+    return [f"model audited: {model['identity']} ({model['learned_from']})"]
 
 
 def write_report(folder: Path, document: dict, plot_png: bytes | None) -> ReportFiles:

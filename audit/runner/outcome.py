@@ -8,6 +8,7 @@ from audit.exit_codes import ExitCode
 from audit.report.files import ReportFiles
 from audit.runner.plan import AuditPlan
 from audit.spending.ledger import QueryCounts
+from audit.spending.model_pin import ModelPin
 from audit.verifiers.verdict import Verdict, VerifierResult
 
 
@@ -21,6 +22,8 @@ class AuditOutcome:
     report: ReportFiles | None = None
     notes: list[str] = field(default_factory=list)
     proposals: list[dict] = field(default_factory=list)  # labels proposed from own images
+    statistic: str = ""  # what replies were scored with: log_prob, neg_rank or confidence
+    model: ModelPin | None = None  # the model every reply came from (None: no reply)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -33,11 +36,16 @@ class AuditOutcome:
         return {
             "verdict": self.result.verdict.value,
             "method": self.result.method,
+            "statistic": self.statistic,
             "label": self.result.label,
             "p_value": self.result.p_value,
             "level": self.result.level,
+            "calibration": self.result.calibration,
+            "exact": self.result.exact,
+            "exact_reason": self.result.exact_reason,
             "null_hypothesis": self.result.null_hypothesis,
             "reason": self.result.reason,
+            "model": self.model.to_json() if self.model is not None else None,
             "queries": self.counts.to_json(),
             "cost_usd": self.counts.cost_usd,
             "rounds": self.result.rounds,

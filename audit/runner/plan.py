@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 from audit.errors import BudgetTooSmallError, VerifierOptionError
 from audit.inputs.aux_images import AuxImages, load_aux_images
-from audit.inputs.externals import fresh_externals
-from audit.queries.provider_oracle import LOG_PROB, NEG_RANK, check_label
+from audit.inputs.externals import choose_externals
+from audit.queries.provider_oracle import STATISTICS, check_label
+from audit.queries.vocabulary import needs_probe
 from audit.runner.request import AuditRequest
 from marks.blend import check_alpha
 from marks.mark import Mark
+from providers.errors import BadReplyError
+from providers.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,14 @@ class AuditPlan:
     images_excluded: int
     marks: int  # the true mark, a distinguisher's second mark, the external marks
     round_queries: int  # the smallest query set that yields any evidence
-    max_queries: int  # worst case distinct (mark, image) pairs, plus a label probe if needed
+    max_queries: int  # worst case distinct (mark, image) pairs, plus a probe if needed
     price_per_query: float
     worst_case_usd: float
     budget_queries: int | None
     budget_usd: float | None
+    # The model serving now, when the service tells it for free; None: the audit learns
+    # it from a reply (a probe, billed once, when the ledger holds replies to compare).
+    model: str | None = None
 
     def to_json(self) -> dict:
         """A JSON-serialisable dict (the ``--dry-run --json`` output)."""
@@ -43,12 +49,31 @@ class AuditPlan:
 
 @dataclass(frozen=True)
 class Prepared:
-    """An audit ready to run: its images, marks (oracle order), plan and notes."""
+    """An audit ready to run: its images, marks (oracle order), plan and notes.
+
+    ``exchangeable`` says whether the externals are of the true mark's own family (the
+    exact rank calibration holds); ``exchangeable_reason`` why not ("" when they are).
+    """
 
     aux: AuxImages
     marks: list[Mark]
     plan: AuditPlan
     notes: list[str]
+    exchangeable: bool = False
+    exchangeable_reason: str = ""
+
+
+def _check_distinct(labels: list[str], provider: str) -> None:
+    # Replies map label names to scores: two labels with one name cannot be told apart.
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise BadReplyError(
+            f"the model lists label(s) {', '.join(map(repr, repeated))} more than once "
+            f"among its {len(labels)} labels: their scores cannot be told apart by name, so "
+            "this model cannot be audited by label",
+            provider=provider,
+            operation=f"{provider} labels",
+        )
 
 
 def prepare(request: AuditRequest, *, extra_queries: int = 0) -> Prepared:
@@ -59,8 +84,8 @@ def prepare(request: AuditRequest, *, extra_queries: int = 0) -> Prepared:
     Raises ``audit.errors`` types for bad input (``BudgetTooSmallError`` included).
     """
     check_alpha(request.alpha)
-    if request.statistic not in (LOG_PROB, NEG_RANK):
-        raise VerifierOptionError(f"statistic must be {LOG_PROB!r} or {NEG_RANK!r}")
+    if request.statistic not in STATISTICS:
+        raise VerifierOptionError(f"statistic must be one of {', '.join(STATISTICS)}")
     audited = request.audited_labels()
     aux = load_aux_images(request.aux_dir, exclude_labels=audited)
     verifier = request.verifier
@@ -73,6 +98,7 @@ def prepare(request: AuditRequest, *, extra_queries: int = 0) -> Prepared:
     aux.require(needs.images)
     known = request.classifier.labels()
     if known:
+        _check_distinct(known, request.classifier.provider)
         for label in audited:
             check_label(label, known)
     notes = []
@@ -82,15 +108,27 @@ def prepare(request: AuditRequest, *, extra_queries: int = 0) -> Prepared:
         )
     if aux.skipped:
         notes.append(f"{len(aux.skipped)} unreadable auxiliary images were skipped")
-    chosen = list(request.externals)
-    if len(chosen) < needs.externals:
-        fresh, fresh_notes = fresh_externals(
-            request.mark, needs.externals - len(chosen), avoid=[*leading[1:], *chosen]
-        )
-        chosen += fresh
-        notes += fresh_notes
-    # A service that does not list its labels is asked once, with a clean image.
-    probe = 0 if known or (request.statistic == NEG_RANK and audited) else 1
+    externals = choose_externals(
+        request.mark,
+        needs.externals,
+        store=request.store,
+        held=request.externals,
+        avoid=leading[1:],
+    )
+    chosen = externals.marks
+    notes += externals.notes
+    if not externals.exchangeable:
+        notes.append(f"p-values here are not exact: {externals.reason}")
+    # Asked for free now, so a traffic split is refused before anything is spent.
+    retry = request.retry if request.retry is not None else RetryPolicy()
+    model = retry.call(
+        request.classifier.model_identity,
+        operation=f"{request.classifier.provider} model identity",
+    )
+    # One clean image, asked once: for the labels of a service that does not list them,
+    # and for the model's identity when the service does not tell it (the same query).
+    label_probe = needs_probe(bool(known), request.statistic, audited)
+    probe = 1 if label_probe or model is None else 0
     budget = request.budget
     max_queries = needs.max_queries + probe + extra_queries
     plan = AuditPlan(
@@ -108,6 +146,7 @@ def prepare(request: AuditRequest, *, extra_queries: int = 0) -> Prepared:
         worst_case_usd=max_queries * budget.price_per_query,
         budget_queries=budget.max_queries,
         budget_usd=budget.max_usd,
+        model=model,
     )
     capacity = budget.capacity()
     if capacity is not None and capacity < plan.round_queries:
@@ -116,4 +155,4 @@ def prepare(request: AuditRequest, *, extra_queries: int = 0) -> Prepared:
             f"query) but the first round of {plan.method} needs {plan.round_queries}: raise "
             "--budget-queries/--budget-usd, or lower --n or the number of external marks"
         )
-    return Prepared(aux, [*leading, *chosen], plan, notes)
+    return Prepared(aux, [*leading, *chosen], plan, notes, externals.exchangeable, externals.reason)

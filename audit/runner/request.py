@@ -10,6 +10,7 @@ from audit.queries.provider_oracle import LOG_PROB
 from audit.spending.budget import Budget
 from audit.verifiers.protocol import Question, Verifier
 from marks.mark import Mark
+from marks.store import MarkStore
 from providers.classifier import Classifier
 from providers.rate_limit import RateLimiter
 from providers.retry import RetryPolicy
@@ -25,6 +26,8 @@ class AuditRequest:
     mark's family fill up to what the verifier needs. ``statistic`` is ``log_prob``
     (full output) or ``neg_rank`` (top-K/threshold output). ``limiter`` None uses the
     provider's default rate from the registry; ``retry`` None the standard policy.
+    ``store`` keeps the secret randomness fresh externals are drawn from (and a pool
+    mark's externals); None draws them for this run only.
     """
 
     classifier: Classifier
@@ -39,6 +42,7 @@ class AuditRequest:
     statistic: str = LOG_PROB
     limiter: RateLimiter | None = None
     retry: RetryPolicy | None = None
+    store: MarkStore | None = None
 
     def audited_labels(self) -> list[str]:
         """The labels the audit is about (their auxiliary images are left out)."""

@@ -10,22 +10,29 @@ budget that runs out mid-way gives an inconclusive outcome whose ``exit_code`` i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.queries.provider_oracle import NEG_RANK, ProviderOracle, check_label, discover_labels
+from audit.queries.provider_oracle import ProviderOracle
+from audit.queries.vocabulary import resolve_vocabulary
 from audit.report.document import report_document, shifts_png
 from audit.report.files import write_report
 from audit.runner.outcome import AuditOutcome
 from audit.runner.plan import AuditPlan, Prepared, prepare
+from audit.runner.query_order import record_order_seed
+from audit.runner.report_folder import check_report_folder
 from audit.runner.request import AuditRequest
 from audit.spending.budget import Budget
 from audit.spending.ledger import Ledger, LedgeredClassifier
+from audit.spending.model_pin import UNKNOWN_NOTE
 from audit.verifiers.protocol import Question
 from audit.verifiers.registry import build_verifier
 from marks.mark import Mark
+from marks.store import MarkStore
 from providers import registry
 from providers.classifier import Classifier
+from providers.query import QueryImage
 from providers.rate_limit import RateLimiter
 from providers.retry import RetryPolicy
 
@@ -56,9 +63,12 @@ def run_audit(
     """Run ``request`` through the workspace's ledger and write a report.
 
     ``report_dir`` None writes under ``<workspace>/reports/``. ``prepared`` reuses a
-    plan already made for this request (images loaded, externals made).
+    plan already made for this request (images loaded, externals made). The report
+    folder is checked before the first query (``ReportError``: taken or not writable).
     """
     prepared = prepared if prepared is not None else prepare(request)
+    folder = report_dir if report_dir is not None else default_report_dir(workspace, "")
+    check_report_folder(folder)
     classifier = request.classifier
     limiter = request.limiter or registry.default_limiter(classifier.provider)
     ledger = Ledger.in_workspace(workspace)
@@ -66,22 +76,50 @@ def run_audit(
         ledgered = LedgeredClassifier(
             classifier, ledger, request.budget, request.retry, limiter, progress
         )
+        # Before anything is read from the ledger: which model must answer (a probe, the
+        # clean image the label probe also uses, only when the service does not say).
+        aux = prepared.aux
+        ledgered.pin_model(QueryImage.from_array(aux.images[0], base=aux.ids[0]))
+        vocabulary = resolve_vocabulary(
+            ledgered,
+            prepared.aux,
+            statistic=request.statistic,
+            audited=request.audited_labels(),
+        )
+        # The statistic the replies were scored with (threshold output: confidence-or-0).
+        request = replace(request, statistic=vocabulary.statistic)
         oracle = ProviderOracle(
             ledgered,
             prepared.aux,
             prepared.marks,
             request.alpha,
-            labels=_labels(ledgered, prepared, request),
-            statistic=request.statistic,
+            labels=vocabulary.labels,
+            statistic=vocabulary.statistic,
+            open_vocabulary=vocabulary.open,
+            # From the externals' provenance (audit/inputs/externals.py): draws of the
+            # true mark's own family, or not (a photo mark without a pool, picked ones).
+            exchangeable=prepared.exchangeable,
         )
         result = request.verifier.run(oracle, request.question)
     finally:
         ledger.close()
-    outcome = AuditOutcome(result, ledgered.counts, prepared.plan, notes=[*notes, *prepared.notes])
+    unseen = vocabulary.unseen_notes(request.audited_labels(), oracle.returned)
+    pin = ledgered.pin
+    unknown = [UNKNOWN_NOTE] if pin is not None and pin.identity is None else []
+    outcome = AuditOutcome(
+        result,
+        ledgered.counts,
+        prepared.plan,
+        notes=[*notes, *prepared.notes, *unseen, *unknown],
+        statistic=vocabulary.statistic,
+        model=pin,
+    )
     document = report_document(outcome, request, prepared)
     png = shifts_png(result, oracle, request.statistic)
-    folder = report_dir if report_dir is not None else default_report_dir(workspace, result.method)
+    if report_dir is None:  # named after the method that answered, as checked above
+        folder = default_report_dir(workspace, result.method)
     outcome.report = write_report(folder, document, png)
+    record_order_seed(workspace, oracle.order_seed, outcome.report.folder)
     return outcome
 
 
@@ -101,6 +139,7 @@ def run_probability_audit(
     progress: Callable[[int], None] | None = None,
     retry: RetryPolicy | None = None,
     limiter: RateLimiter | None = None,
+    store: MarkStore | None = None,
 ) -> AuditOutcome:
     """Audit ``classifier`` for ``mark`` on ``label`` with a ``probability`` method.
 
@@ -117,16 +156,6 @@ def run_probability_audit(
         externals=externals,
         retry=retry,
         limiter=limiter,
+        store=store,
     )
     return run_audit(request, workspace=workspace, report_dir=report_dir, progress=progress)
-
-
-def _labels(classifier: Classifier, prepared: Prepared, request: AuditRequest) -> list[str]:
-    audited = request.audited_labels()
-    if request.statistic == NEG_RANK and audited and not classifier.labels():
-        # A top-K service may never show all its labels; ranks only need the audited ones.
-        return audited
-    labels = discover_labels(classifier, prepared.aux)
-    for label in audited:
-        check_label(label, labels)
-    return labels

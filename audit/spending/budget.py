@@ -7,6 +7,11 @@ import threading
 
 from audit.errors import AuditInputError, BudgetExhausted
 
+MAX_QUERIES = 10**12
+MAX_USD = 1e9
+MAX_PRICE = 1_000.0  # no service charges more per query; larger is a typo
+MIN_PRICE = 1e-9  # a billionth of a dollar: below it a price is a typo, and capacity overflows
+
 
 class Budget:
     """At most ``max_queries`` billed queries and ``max_usd`` dollars (None = no limit).
@@ -19,12 +24,24 @@ class Budget:
     def __init__(
         self, max_queries: int | None, max_usd: float | None, price_per_query: float
     ) -> None:
-        if max_queries is not None and max_queries < 0:
-            raise AuditInputError(f"query budget must be >= 0, got {max_queries}")
-        if max_usd is not None and not max_usd >= 0:
-            raise AuditInputError(f"money budget must be >= 0 USD, got {max_usd}")
-        if not price_per_query >= 0:
-            raise AuditInputError(f"price per query must be >= 0 USD, got {price_per_query}")
+        if max_queries is not None and not 0 <= max_queries <= MAX_QUERIES:
+            raise AuditInputError(
+                f"query budget (--budget-queries) must be from 0 to {MAX_QUERIES}, "
+                f"got {max_queries}"
+            )
+        if max_usd is not None and not (math.isfinite(max_usd) and 0 <= max_usd <= MAX_USD):
+            raise AuditInputError(
+                f"money budget (--budget-usd) must be a finite number of dollars from 0 to "
+                f"{MAX_USD:g}, got {max_usd}"
+            )
+        if not (
+            math.isfinite(price_per_query)
+            and (price_per_query == 0 or MIN_PRICE <= price_per_query <= MAX_PRICE)
+        ):
+            raise AuditInputError(
+                f"price per query must be 0, or from {MIN_PRICE:g} to {MAX_PRICE:g} dollars, "
+                f"got {price_per_query}"
+            )
         self.max_queries = max_queries
         self.max_usd = max_usd
         self.price_per_query = float(price_per_query)
@@ -43,6 +60,7 @@ class Budget:
             limits.append(self.max_queries)
         if self.max_usd is not None and self.price_per_query > 0:
             # A small epsilon so $0.01 at $0.001/query buys 10, not 9 (float rounding).
+            # Finite by the bounds above (at most 1e9 / 1e-9 = 1e18 queries).
             limits.append(math.floor(self.max_usd / self.price_per_query + 1e-9))
         return min(limits) if limits else None
 

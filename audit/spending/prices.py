@@ -44,13 +44,15 @@ def default_prices_file() -> Path | None:
 
 
 def _check_price(value: object, where: str) -> float:
+    # A positive price under a billionth of a dollar is a typo (1e-320 would make a
+    # budget's capacity overflow).
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or not 0 <= value <= 1_000
+        or not (value == 0 or 1e-9 <= value <= 1_000)
     ):
-        raise PriceError(f"{where} must be a number from 0 to 1000 (USD), got {value!r}")
+        raise PriceError(f"{where} must be a number: 0, or from 1e-9 to 1000 (USD), got {value!r}")
     return float(value)
 
 

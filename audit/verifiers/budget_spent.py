@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from audit.queries.oracle import ScoreOracle
+from audit.verifiers.exactness import Calibration
 from audit.verifiers.result import Described, verifier_result
 from audit.verifiers.verdict import Verdict, VerifierResult
 
@@ -13,10 +14,12 @@ def budget_spent(
     label: str,
     *,
     level: float,
+    calibration: Calibration,
     rounds: list[dict],
     details: dict | None = None,
 ) -> VerifierResult:
-    """Inconclusive, reason "budget spent", with the rounds finished so far."""
+    """Inconclusive, reason "budget spent", with the rounds finished so far and the
+    calibration the decision would have used."""
     return verifier_result(
         verifier,
         oracle,
@@ -24,6 +27,7 @@ def budget_spent(
         verdict=Verdict.INCONCLUSIVE,
         p_value=None,
         level=level,
+        calibration=calibration,
         rounds=rounds,
         details=details,
         reason="budget spent",

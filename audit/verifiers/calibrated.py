@@ -1,4 +1,4 @@
-"""The default verifier: the true mark judged against the spread of external marks."""
+"""The default verifier: the true mark ranked among external marks on the same images."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ import numpy as np
 from audit.errors import BudgetExhausted, VerifierOptionError
 from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
-from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
+from audit.verifiers.calibration import calibrated_evidence
+from audit.verifiers.exactness import (
+    CALIBRATIONS,
+    RANK,
+    check_reachable,
+    choose,
+    smallest_rank_p,
+)
 from audit.verifiers.inputs import (
     check_at_least,
+    check_choice,
     check_externals,
     check_images,
     check_level,
@@ -17,45 +25,32 @@ from audit.verifiers.inputs import (
     label_index,
     require_label,
 )
+from audit.verifiers.mark_statistic import MarkStatistic
 from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verdict_from_p, verifier_result
 from audit.verifiers.verdict import VerifierResult
-
-
-def statistic_name(oracle_statistic: str, centre: bool) -> str:
-    """Human name of the per-mark statistic, for reports."""
-    if oracle_statistic == "neg_rank":
-        return "mean of minus the rank of label j"
-    if centre:
-        return "mean centred log-probability of label j (log p_j − mean over labels of log p)"
-    return "mean log-probability of label j"
-
-
-def resolve_calibration(calibration: str, externals: int, level: float) -> str:
-    """The calibration "auto" means: exact rank p-values when K + 1 ≥ 1/level, else "t"."""
-    if calibration != "auto":
-        return calibration
-    return "rank" if 1.0 / (externals + 1) <= level + 1e-12 else "t"
 
 
 class CalibratedVerifier:
     """K external marks as the null reference; one decision from (K + 1) · n queries.
 
     Null hypothesis: the model did not learn the person's mark: its effect on label
-    j is one more draw from the distribution of the effects of the external marks
-    (the same family, never posted), all measured on the same n auxiliary images.
-    ``calibration="auto"`` (the default) picks "rank" when K + 1 ≥ 1/level, else "t".
-    With ``calibration="rank"`` the p-value is the exact exchangeability
-    rank p-value: valid whatever the distribution of mark effects when the externals
-    come from the same generator as the true mark (procedural marks from random
-    seeds), but never below 1/(K+1) — hence 99 externals by default, on 5 images
-    (500 queries). ``calibration="t"`` is a prediction-interval t-test: it reaches
-    small p-values with few externals but assumes normal mark effects; measured
-    above nominal when they are not (1.8% at a nominal 1% with Student-t(3) effects
-    in ``benchmarks/verifier_error_rates.py``; 1.25–2.25% by leave-one-out on a real
-    clean CIFAR-10 model in ``benchmarks/verifier_error_rates_real.py``).
-    The p-value is the probability that a mark the model never saw sits at least as
-    far above the externals as the true mark does. Detected iff p ≤ ``level``.
+    j is one more draw from the distribution of the effects of K external marks of
+    the same family (never posted), all measured on the same n auxiliary images.
+
+    ``calibration="rank"`` (default): the rank p-value (1 + #{externals ≥ true}) /
+    (K + 1), exact whatever the distribution of mark effects when the oracle's
+    externals are exchangeable with the true mark; it cannot fall below 1/(K + 1),
+    hence 99 externals by default, on 5 images (500 queries), and a level the rank
+    test can never reach is refused here, before any query. When the oracle's
+    externals are *not* exchangeable (e.g. a photo mark judged against procedural
+    externals) no p-value is exact: the prediction-interval t calibration is used and
+    the result says so (``exact`` False, with the reason). ``calibration="t"`` asks
+    for the t calibration always (it reaches small p-values with fewer externals but
+    assumes normal mark effects: measured above nominal when they are heavy-tailed,
+    ``benchmarks/verifier_error_rates.py``). Detected iff p ≤ ``level``.
+    ``statistic="rank"`` tests minus the rank of label j instead of its
+    (centred) log-probability (``audit.verifiers.mark_statistic``).
     """
 
     name = "calibrated"
@@ -67,11 +62,12 @@ class CalibratedVerifier:
         externals: int = 99,
         level: float = 0.01,
         centre: bool = True,
-        calibration: str = "auto",
+        calibration: str = RANK,
+        statistic: str = "auto",
+        top_k: int | None = None,
         seed: int = 0,
     ) -> None:
-        if calibration not in (*CALIBRATIONS, "auto"):
-            raise VerifierOptionError(f"calibration must be auto, t or rank, got {calibration!r}")
+        check_choice(calibration, CALIBRATIONS, "calibration")
         if externals < 2:
             raise VerifierOptionError(
                 f"the calibrated test needs at least 2 external marks, got {externals}"
@@ -80,21 +76,20 @@ class CalibratedVerifier:
         self.n = n
         self.n_external = externals
         self.level = check_level(level)
-        self.centre = centre
-        self.calibration = resolve_calibration(calibration, externals, self.level)
+        self.calibration = calibration
+        if calibration == RANK:
+            check_reachable(
+                externals,
+                self.level,
+                "the rank-calibrated test",
+                hint="or ask for the approximate t calibration (calibration t)",
+            )
+        self.statistic = MarkStatistic(statistic, centre, top_k)
         self.seed = seed
-
-    @property
-    def null_hypothesis(self) -> str:
-        """H0 in words, for reports."""
-        how = (
-            "drawn from the same normal distribution as"
-            if self.calibration == "t"
-            else "exchangeable with"
-        )
-        return (
-            f"the model did not learn the mark: its effect on label j is {how} the effects "
-            f"of {self.n_external} external marks of the same family on the same images"
+        self.null_hypothesis = (
+            "the model did not learn the mark: its effect on label j is one more draw from "
+            f"the distribution of the effects of {externals} external marks of the same "
+            "family on the same images"
         )
 
     def needs(self, n_images_available: int) -> Needs:
@@ -108,38 +103,34 @@ class CalibratedVerifier:
         j = label_index(oracle, label)
         check_images(self.n, oracle)
         check_externals(self.n_external, oracle, minimum=2)
+        calibration = choose(self.calibration, oracle, self.n_external)
         images = image_order(oracle.n_images, self.seed)[: self.n]
         marks = [TRUE_MARK, *range(1, self.n_external + 1)]
         try:
             scores = oracle.query(marks, images)
         except BudgetExhausted:
-            return budget_spent(self, oracle, label, level=self.level, rounds=[])
-        centre = self.centre and oracle.statistic == "log_prob"
-        evidence = calibrated_evidence(scores, j, centre=centre)
-        p = evidence.p_value(self.calibration)
-        verdict = verdict_from_p(p, self.level)
-        summary = {
-            "stage": 1,
-            "n": self.n,
-            "externals": self.n_external,
-            **evidence.summary(),
+            return budget_spent(
+                self, oracle, label, level=self.level, calibration=calibration, rounds=[]
+            )
+        evidence = calibrated_evidence(self.statistic.per_image(scores, oracle.statistic, j))
+        p = evidence.p_value(calibration.name)
+        summary = {"stage": 1, "n": self.n, "externals": self.n_external, **evidence.summary()}
+        details = {
+            "statistic": self.statistic.describe(oracle.statistic),
+            "externals_compared": self.n_external,
+            "images": [int(b) for b in np.asarray(images)],
+            **evidence.details(),
         }
+        if calibration.name == RANK:
+            details["p_floor"] = smallest_rank_p(self.n_external)
         return verifier_result(
             self,
             oracle,
             label,
-            verdict=verdict,
+            verdict=verdict_from_p(p, self.level),
             p_value=p,
             level=self.level,
+            calibration=calibration,
             rounds=[summary],
-            details={
-                "statistic": statistic_name(oracle.statistic, centre),
-                "calibration": self.calibration,
-                "true_statistic": evidence.true_statistic,
-                "external_statistics": evidence.external_statistics,
-                "per_image_shift": evidence.per_image_shift,
-                "images": [int(b) for b in np.asarray(images)],
-                "p_t": evidence.p_t,
-                "p_rank": evidence.p_rank,
-            },
+            details=details,
         )

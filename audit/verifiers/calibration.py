@@ -1,4 +1,4 @@
-"""Judging the true mark against external marks of the same family.
+"""Judging the true mark against external marks: the two p-values of one comparison.
 
 A paired test between two marks detects any systematic difference between them, and
 two marks a model never saw still differ (measured on clean CIFAR-10 models: 38–45% of
@@ -6,14 +6,11 @@ rounds significant at λ = 0.1). So the reference is not one external mark but t
 of K of them: under H0 the true mark's statistic is one more draw from the
 distribution the externals' statistics come from.
 
-Per-mark statistic: the mean over the *same* auxiliary images of label j's
-log-probability (full output) or of minus its rank (top-K / threshold output).
-Using the same images for every mark cancels image-to-image variance. For
-log-probabilities the default *centres* each image's vector first
-(log p_j − mean over labels of log p): that removes the log-partition term, which
-moves every label together whenever a mark hides some of the image's own content
-(a large, label-unspecific part of natural mark-to-mark variation), while a
-learned isotope lifts label j alone.
+Per-mark statistic: the mean over the *same* auxiliary images of a per-image value
+(``audit.verifiers.mark_statistic``). Using the same images for every mark cancels
+image-to-image variance. Two calibrations of the true mark's mean against the
+externals': the rank p-value (exact when the marks are exchangeable under H0) and
+the prediction-interval t p-value (approximate: it assumes normal mark effects).
 """
 
 from __future__ import annotations
@@ -24,15 +21,7 @@ import numpy as np
 from scipy import stats
 
 from audit.errors import VerifierOptionError
-
-CALIBRATIONS = ("t", "rank")
-
-
-def per_image_statistics(scores: np.ndarray, j: int, *, centre: bool) -> np.ndarray:
-    """(marks, images) statistic of label ``j`` from an oracle array (marks, images, labels)."""
-    if centre:
-        return scores[:, :, j] - scores.mean(axis=2)
-    return scores[:, :, j]
+from audit.verifiers.exactness import RANK
 
 
 def prediction_pvalue(x0: float, externals: np.ndarray) -> tuple[float, float]:
@@ -41,7 +30,8 @@ def prediction_pvalue(x0: float, externals: np.ndarray) -> tuple[float, float]:
     H0: ``x0`` and the K externals are i.i.d. normal. Then
     t = (x0 − mean) / (s·sqrt(1 + 1/K)) has a Student t distribution with K − 1
     degrees of freedom, and p = P(T ≥ t) is the chance that a mark the model never
-    saw sits this far above the externals. Returns (t, p).
+    saw sits this far above the externals. Returns (t, p). Approximate whenever the
+    marks' effects are not normal.
     """
     k = len(externals)
     if k < 2:
@@ -57,14 +47,20 @@ def prediction_pvalue(x0: float, externals: np.ndarray) -> tuple[float, float]:
     return float(t), float(stats.t.sf(t, df=k - 1))
 
 
+def exceedances(x0: float, externals: np.ndarray) -> int:
+    """How many externals score at least as high as the true mark (ties count against it)."""
+    return int(np.sum(np.asarray(externals) >= x0))
+
+
 def rank_pvalue(x0: float, externals: np.ndarray) -> float:
     """Exact p-value under exchangeability: (1 + #{externals ≥ x0}) / (K + 1).
 
     H0: the true mark is exchangeable with the externals (e.g. procedural marks from
-    random seeds of one generator, none of them seen by the model). No normality is
-    assumed, but p cannot fall below 1/(K + 1).
+    fresh seeds of one generator, none of them seen by the model). Then the true
+    mark's rank among the K + 1 is uniform and P(p ≤ a) ≤ a for every a (ties only
+    make it smaller). No normality is assumed, but p cannot fall below 1/(K + 1).
     """
-    return float((1 + np.sum(np.asarray(externals) >= x0)) / (len(externals) + 1))
+    return float((1 + exceedances(x0, externals)) / (len(externals) + 1))
 
 
 @dataclass
@@ -73,44 +69,67 @@ class CalibratedEvidence:
 
     true_statistic: float
     external_statistics: list[float]
-    t: float
-    p_t: float
+    t: float | None  # None with fewer than 2 externals (no spread to judge against)
+    p_t: float | None
     p_rank: float
-    per_image_shift: list[float]  # true − mean of externals, image by image
+    per_image_true: list[float]  # the true mark's value on each image
+    per_image_externals: list[list[float]]  # each external's values on the same images
 
     def p_value(self, calibration: str) -> float:
-        """The p-value of the chosen calibration ("t" or "rank")."""
-        return self.p_t if calibration == "t" else self.p_rank
+        """The p-value of the calibration used ("rank" or "t")."""
+        if calibration == RANK:
+            return self.p_rank
+        if self.p_t is None:
+            raise VerifierOptionError("the t calibration needs at least 2 external marks")
+        return self.p_t
+
+    @property
+    def per_image_shift(self) -> list[float]:
+        """True mark minus the externals' mean, image by image."""
+        ext = np.asarray(self.per_image_externals, dtype=float)
+        return [float(v) for v in np.asarray(self.per_image_true) - ext.mean(axis=0)]
 
     def summary(self) -> dict:
-        """Compact per-round statistics (no per-image lists)."""
+        """Compact statistics (no per-image lists)."""
         ext = np.asarray(self.external_statistics)
         return {
             "true_statistic": self.true_statistic,
             "external_mean": float(ext.mean()),
             "external_sd": float(ext.std(ddof=1)) if len(ext) > 1 else 0.0,
+            "exceedances": exceedances(self.true_statistic, ext),
             "t": self.t,
             "df": len(ext) - 1,
             "p_t": self.p_t,
             "p_rank": self.p_rank,
         }
 
+    def details(self) -> dict:
+        """What reports and plots need: every mark's statistic, per image too."""
+        return {
+            "true_statistic": self.true_statistic,
+            "external_statistics": self.external_statistics,
+            "per_image_true": self.per_image_true,
+            "per_image_externals": self.per_image_externals,
+            "per_image_shift": self.per_image_shift,
+        }
 
-def calibrated_evidence(
-    scores: np.ndarray, j: int, *, centre: bool, true_row: int = 0
-) -> CalibratedEvidence:
-    """Evidence from an oracle array whose row ``true_row`` is the true mark, others externals."""
-    per_image = per_image_statistics(scores, j, centre=centre)
+
+def calibrated_evidence(per_image: np.ndarray, true_row: int = 0) -> CalibratedEvidence:
+    """Evidence from (marks, images) statistics whose row ``true_row`` is the true mark."""
+    per_image = np.asarray(per_image, dtype=float)
     means = per_image.mean(axis=1)
     others = np.delete(np.arange(len(means)), true_row)
     x0, ext = float(means[true_row]), means[others]
-    t, p_t = prediction_pvalue(x0, ext)
-    shift = per_image[true_row] - per_image[others].mean(axis=0)
+    t: float | None = None
+    p_t: float | None = None
+    if len(ext) >= 2:
+        t, p_t = prediction_pvalue(x0, ext)
     return CalibratedEvidence(
         true_statistic=x0,
         external_statistics=[float(v) for v in ext],
         t=t,
         p_t=p_t,
         p_rank=rank_pvalue(x0, ext),
-        per_image_shift=[float(v) for v in shift],
+        per_image_true=[float(v) for v in per_image[true_row]],
+        per_image_externals=[[float(v) for v in row] for row in per_image[others]],
     )

@@ -7,8 +7,8 @@ Two ways, for a person who does not know the service's label j:
   that one proposal afterwards on auxiliary images needs no multiplicity correction,
   because the proposal did not look at the audit's data.
 * ``LabelScan`` tests every label at once on the same queries as ``calibrated`` (one
-  (K + 1) × n query matrix holds every label's scores) and controls the family-wise
-  error rate over labels with Holm's step-down procedure.
+  (K + 1) × n query matrix holds every label's scores) with the exact max-T rank test
+  (``audit.verifiers.max_t``), which holds the family-wise error over labels.
 """
 
 from __future__ import annotations
@@ -22,31 +22,24 @@ import numpy as np
 from audit.errors import BudgetExhausted, VerifierOptionError
 from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
-from audit.verifiers.calibration import CALIBRATIONS, calibrated_evidence
+from audit.verifiers.exactness import (
+    check_reachable,
+    rank_calibration,
+    smallest_rank_p,
+)
 from audit.verifiers.inputs import (
-    check_choice,
+    check_at_least,
     check_externals,
     check_images,
     check_level,
     image_order,
 )
+from audit.verifiers.mark_statistic import MarkStatistic
+from audit.verifiers.max_t import max_t
 from audit.verifiers.protocol import Needs, Question
-from audit.verifiers.result import verifier_result
+from audit.verifiers.result import rejects, verdict_from_p, verifier_result
 from audit.verifiers.verdict import Verdict, VerifierResult
 from providers.scores import Scores
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values: reject label i at FWER α iff adjusted[i] ≤ α."""
-    p = np.asarray(pvalues, dtype=float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        adjusted[i] = running
-    return [float(v) for v in adjusted]
 
 
 @dataclass
@@ -79,13 +72,17 @@ def propose_labels(scores: Sequence[Scores], *, top: int = 3) -> list[LabelPropo
 
 
 class LabelScan:
-    """The calibrated test on every label, Holm-corrected over labels.
+    """The calibrated test on every label at once: exact max-T over labels.
 
-    Null hypothesis for each label l: the model did not tie the mark to l — the true
-    mark's effect on l is one more draw from the external marks' effects on l (same
-    images). Holm's procedure keeps the chance of flagging *any* label wrongly at most
-    ``level``. ``p_value`` is the smallest Holm-adjusted p-value; ``label`` the label
-    it belongs to (the detected label when detected).
+    Null hypothesis: the model tied the mark to no label — on every label the true
+    mark's effect is exchangeable with the external marks' effects (same family, same
+    images). Each mark's statistic is its largest standardized statistic across the
+    scanned labels; ``p_value`` is the rank of the true mark's among all K + 1 marks'
+    (exact when the oracle's externals are exchangeable with the true mark; never below
+    1/(K + 1)), so the chance of "detected" on a model that learned the mark on no
+    label is at most ``level``. ``label`` is the label where the true mark's
+    standardized statistic is largest (the detected label when detected); each scanned
+    label also gets its single-step max-T adjusted p-value.
     """
 
     name = "scan"
@@ -93,27 +90,28 @@ class LabelScan:
     def __init__(
         self,
         *,
-        n: int = 10,
-        externals: int = 49,
+        n: int = 5,
+        externals: int = 99,
         level: float = 0.01,
         centre: bool = True,
-        calibration: str = "t",
         labels: Sequence[str] | None = None,
+        statistic: str = "auto",
+        top_k: int | None = None,
         seed: int = 0,
     ) -> None:
-        check_choice(calibration, CALIBRATIONS, "calibration")
-        if externals < 2:
-            raise VerifierOptionError(f"the scan needs at least 2 external marks, got {externals}")
+        check_at_least(n, 2, "n (images)")
+        check_at_least(externals, 2, "externals")
         self.n = n
         self.n_external = externals
         self.level = check_level(level)
-        self.centre = centre
-        self.calibration = calibration
+        check_reachable(externals, self.level, "the max-T label scan")
+        self.statistic = MarkStatistic(statistic, centre, top_k)
         self.only = list(labels) if labels is not None else None
         self.seed = seed
         self.null_hypothesis = (
-            "for every label: the mark's effect on it is drawn from the same distribution "
-            "as the external marks' effects (family-wise error over labels held by Holm)"
+            "the model tied the mark to no label: on every label, the mark's effect is "
+            f"exchangeable with the effects of {externals} external marks of the same "
+            "family on the same images (max-T over labels: family-wise error held)"
         )
 
     def needs(self, n_images_available: int) -> Needs:
@@ -124,41 +122,79 @@ class LabelScan:
     def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
         """Scan the labels (``question.label`` is ignored: the scan is for when it is
         unknown)."""
+        # A tagger's vocabulary is open: the labels are the tags the scan's own replies
+        # carry (one set whichever mark is the true one), known only after querying.
+        open_vocabulary = getattr(oracle, "open_vocabulary", False)
         names = self.only if self.only is not None else list(oracle.labels)
         unknown = [name for name in names if name not in oracle.labels]
-        if unknown or not names:
+        if not open_vocabulary and (unknown or not names):
             raise VerifierOptionError(
                 f"labels to scan not known to the model: {unknown or 'none given'}"
             )
         check_images(self.n, oracle)
         check_externals(self.n_external, oracle, minimum=2)
+        calibration = rank_calibration(oracle, self.n_external, name="max-T rank")
         images = image_order(oracle.n_images, self.seed)[: self.n]
         try:
             scores = oracle.query([TRUE_MARK, *range(1, self.n_external + 1)], images)
         except BudgetExhausted:
-            return budget_spent(self, oracle, "", level=self.level, rounds=[])
-        centre = self.centre and oracle.statistic == "log_prob"
-        raw = []
-        for name in names:
-            evidence = calibrated_evidence(scores, oracle.labels.index(name), centre=centre)
-            raw.append(evidence.p_value(self.calibration))
-        adjusted = holm(raw)
+            return budget_spent(
+                self, oracle, "", level=self.level, calibration=calibration, rounds=[]
+            )
+        if open_vocabulary:
+            wanted = self.only if self.only is not None else list(oracle.labels)
+            names = [name for name in wanted if name in oracle.labels]
+            if not names:  # no tag came back at all: nothing moved
+                return verifier_result(
+                    self,
+                    oracle,
+                    "",
+                    verdict=Verdict.NOT_DETECTED,
+                    p_value=1.0,
+                    level=self.level,
+                    calibration=calibration,
+                    rounds=[],
+                    details={"labels": [], "never_returned": wanted},
+                )
+        columns = [oracle.labels.index(name) for name in names]
+        values = self.statistic.values(scores, oracle.statistic)[:, :, columns]
+        evidence = max_t(values.mean(axis=1))  # (marks, labels) means over the images
         rows: list[dict[str, Any]] = [
-            {"label": name, "p_value": p, "p_holm": a, "detected": a <= self.level}
-            for name, p, a in zip(names, raw, adjusted, strict=True)
+            {
+                "label": name,
+                "true_statistic": float(values[0, :, i].mean()),
+                "z": float(evidence.z[0, i]),
+                "p_adjusted": float(evidence.adjusted[i]),
+                "detected": rejects(float(evidence.adjusted[i]), self.level),
+            }
+            for i, name in enumerate(names)
         ]
-        best = min(rows, key=lambda r: r["p_holm"])
-        verdict = Verdict.DETECTED if best["detected"] else Verdict.NOT_DETECTED
+        best = names[evidence.best]
+        per_image = values[:, :, evidence.best]
         return verifier_result(
             self,
             oracle,
-            best["label"],
-            verdict=verdict,
-            p_value=best["p_holm"],
+            best,
+            verdict=verdict_from_p(evidence.p_value, self.level),
+            p_value=evidence.p_value,
             level=self.level,
+            calibration=calibration,
             rounds=rows,
             details={
+                "statistic": "largest across the scanned labels of the standardized "
+                f"statistic ({self.statistic.describe(oracle.statistic)}, "
+                "standardized across all marks label by label)",
                 "detected_labels": [r["label"] for r in rows if r["detected"]],
+                "externals_compared": self.n_external,
+                "exceedances": evidence.exceedances,
+                "p_floor": smallest_rank_p(self.n_external),
                 "images": [int(b) for b in np.asarray(images)],
+                "true_statistic": float(evidence.maxima[0]),
+                "external_statistics": [float(v) for v in evidence.maxima[1:]],
+                "per_label_true": [float(v) for v in evidence.z[0]],
+                "per_label_externals": [[float(v) for v in row] for row in evidence.z[1:]],
+                "labels": list(names),
+                "per_image_true": [float(v) for v in per_image[0]],
+                "per_image_externals": [[float(v) for v in row] for row in per_image[1:]],
             },
         )

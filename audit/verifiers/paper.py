@@ -29,6 +29,7 @@ from scipy import stats
 from audit.errors import BudgetExhausted, VerifierOptionError
 from audit.queries.oracle import TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
+from audit.verifiers.exactness import not_exact
 from audit.verifiers.inputs import (
     check_at_least,
     check_choice,
@@ -43,6 +44,22 @@ from audit.verifiers.result import verifier_result
 from audit.verifiers.verdict import Verdict, VerifierResult
 
 COMBINES = ("all", "mean")
+
+MEASURED_FALSE_POSITIVES = (
+    "measured on clean simulated models, which never saw any mark, this method says "
+    "'detected' in 44% of audits with its defaults (878 of 2,000; n = 250, Q = 5, "
+    "λ = 0.1, one external mark; benchmarks/verifier_error_rates.py): a 'detected' from "
+    "it is no evidence that the model learned your mark. Use the calibrated verifier "
+    "for a verdict"
+)
+"""Printed with every result of this method (the figure is the benchmark's)."""
+
+CALIBRATION = not_exact(
+    "paired t (rounds)",
+    "per-round paired t-tests between your mark and the external mark(s): two marks "
+    "differ naturally even on models that never saw either, so λ is not a false-positive "
+    "rate and the verdict has no p-value",
+)
 
 
 def paired_pvalue(a: np.ndarray, b: np.ndarray) -> float:
@@ -128,7 +145,15 @@ class PaperVerifier:
             try:
                 scores = oracle.query(marks, images)[:, :, j]
             except BudgetExhausted:
-                return budget_spent(self, oracle, label, level=self.lam, rounds=rounds)
+                return budget_spent(
+                    self,
+                    oracle,
+                    label,
+                    level=self.lam,
+                    calibration=CALIBRATION,
+                    rounds=rounds,
+                    details={"warning": MEASURED_FALSE_POSITIVES},
+                )
             if not self.use_log and oracle.statistic == "log_prob":
                 scores = np.exp(scores)  # the paper's F(x⊕t)[j] is a probability
             if self.combine == "all":
@@ -156,8 +181,10 @@ class PaperVerifier:
             verdict=verdict,
             p_value=None,
             level=self.lam,
+            calibration=CALIBRATION,
             rounds=rounds,
             details={
+                "warning": MEASURED_FALSE_POSITIVES,
                 "significant_rounds": hits,
                 "required_rounds": self.required,
                 "statistic": "log-probability" if self.use_log else "probability",

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from audit.errors import VerifierOptionError
+from audit.faces.calibrated import FaceCalibratedVerifier
+from audit.faces.sequential import FaceSequentialVerifier
+from audit.verifiers.besag_clifford import SequentialVerifier
 from audit.verifiers.calibrated import CalibratedVerifier
 from audit.verifiers.distinguish import Distinguisher
 from audit.verifiers.label_scan import LabelScan
 from audit.verifiers.paper import PaperVerifier
 from audit.verifiers.protocol import Verifier
 from audit.verifiers.rank import RankVerifier
-from audit.verifiers.sequential import SequentialVerifier
 from audit.verifiers.unpaired import UnpairedVerifier
 
 
@@ -37,11 +40,15 @@ METHODS: tuple[MethodSpec, ...] = (
         "probability",
         "calibrated",
         CalibratedVerifier,
-        "the true mark ranked among external marks on the same images",
+        "your mark ranked among 99 external marks on the same images (exact)",
         default=True,
     ),
     MethodSpec(
-        "probability", "sequential", SequentialVerifier, "calibrated, in stages that stop early"
+        "probability",
+        "sequential",
+        SequentialVerifier,
+        "the same rank test, stopping at the first external that beats your mark "
+        "(same decisions, far fewer queries on clean models)",
     ),
     MethodSpec(
         "probability",
@@ -49,16 +56,54 @@ METHODS: tuple[MethodSpec, ...] = (
         PaperVerifier,
         "the paper's Algorithm 1, for reproducing it (false positives on clean models)",
     ),
-    MethodSpec("rank", "rank", RankVerifier, "label j's rank among external marks", default=True),
-    MethodSpec("rank", "calibrated", CalibratedVerifier, "calibrated, on minus the rank"),
-    MethodSpec("rank", "sequential", SequentialVerifier, "sequential, on minus the rank"),
-    MethodSpec("scan", "scan", LabelScan, "every label at once", default=True),
+    MethodSpec(
+        "rank",
+        "rank",
+        RankVerifier,
+        "label j's rank with your mark ranked among 99 external marks (exact)",
+        default=True,
+    ),
+    MethodSpec(
+        "rank",
+        "calibrated",
+        partial(CalibratedVerifier, statistic="rank"),
+        "calibrated, on minus the rank",
+    ),
+    MethodSpec(
+        "rank",
+        "sequential",
+        partial(SequentialVerifier, statistic="rank"),
+        "sequential rank test on minus the rank (same decisions, stops early)",
+    ),
+    MethodSpec(
+        "scan",
+        "scan",
+        LabelScan,
+        "every label at once: exact max-T over labels against 99 external marks",
+        default=True,
+    ),
     MethodSpec(
         "distinguish",
         "distinguish",
         Distinguisher,
-        "each of two marks lifts its own label",
+        "each of two marks lifts its own label beyond 99 external marks (exact; "
+        "--externals 0: the paper's paired test, not exact)",
         default=True,
+    ),
+    MethodSpec(
+        "faces",
+        "calibrated",
+        FaceCalibratedVerifier,
+        "your mark ranked among 99 external marks by how close a search with each, on "
+        "the same photos, comes to an enrolled face (exact)",
+        default=True,
+    ),
+    MethodSpec(
+        "faces",
+        "sequential",
+        FaceSequentialVerifier,
+        "the same rank test, stopping at the first external that comes as close as your "
+        "mark (same decisions, far fewer searches on collections without your copies)",
     ),
     MethodSpec(
         "physical",

@@ -31,8 +31,14 @@ class SimulatedOracle:
     ``label`` is the person's label j (auxiliary images are of other classes);
     ``effect`` is the planted logit effect of ``TRUE_MARK`` on j (0: a clean model).
     ``planted`` adds more: mark index -> (label name, effect), e.g. for V_D.
-    ``statistic`` is "log_prob" (full output) or "neg_rank" with ``top_k`` or
-    ``threshold`` output. ``max_queries`` caps distinct (mark, image) pairs.
+    ``statistic`` is "log_prob" (full output), "neg_rank" with ``top_k`` or
+    ``threshold`` output, or "confidence" with ``threshold`` output: each label's
+    probability where it reaches the threshold, else 0 (what an audit scores a tagger
+    with, ``audit.queries.provider_oracle.CONFIDENCE``). ``max_queries`` caps
+    distinct (mark, image) pairs.
+    ``exchangeable`` is the oracle's claim about its externals (``ScoreOracle``): True
+    here by construction (every mark's natural effects are i.i.d. draws of one
+    distribution); False lets tests check how verifiers label an approximate p-value.
     """
 
     def __init__(
@@ -50,12 +56,17 @@ class SimulatedOracle:
         threshold: float | None = None,
         seed: int = 0,
         max_queries: int | None = None,
+        exchangeable: bool = True,
     ) -> None:
         self.labels = [f"l{i}" for i in range(n_labels)]
         if label not in self.labels:
             raise ValueError(f"label {label!r} is not one of {self.labels}")
-        if statistic not in ("log_prob", "neg_rank"):
-            raise ValueError(f"statistic must be 'log_prob' or 'neg_rank', got {statistic!r}")
+        if statistic not in ("log_prob", "neg_rank", "confidence"):
+            raise ValueError(
+                f"statistic must be 'log_prob', 'neg_rank' or 'confidence', got {statistic!r}"
+            )
+        if statistic == "confidence" and not (threshold is not None and 0 < threshold < 1):
+            raise ValueError(f"the confidence statistic needs 0 < threshold < 1, got {threshold}")
         self.n_images = n_images
         self.n_external = n_external
         self.statistic = statistic
@@ -64,6 +75,7 @@ class SimulatedOracle:
         self.top_k = top_k
         self.threshold = threshold
         self.max_queries = max_queries
+        self.exchangeable = exchangeable
         j = self.labels.index(label)
         self._planted: dict[int, list[tuple[int, float]]] = {}
         if effect:
@@ -101,6 +113,10 @@ class SimulatedOracle:
     def _statistic(self, log_probs: np.ndarray) -> np.ndarray:
         if self.statistic == "log_prob":
             return log_probs
+        if self.statistic == "confidence":
+            # As a tagger returns it: the probability at or above the cut-off, else 0.
+            probs = np.exp(log_probs)
+            return np.where(probs >= self.threshold, probs, 0.0)
         # Rank 1 = highest; a label the service would not return ranks (returned + 1).
         ranks = 1 + np.argsort(np.argsort(-log_probs, axis=1, kind="stable"), axis=1)
         if self.top_k is not None:

@@ -29,6 +29,16 @@ def clopper_pearson(hits: int, trials: int, confidence: float = 0.95) -> tuple[f
     return low, high
 
 
+def largest_count_consistent(audits: int, rate: float, *, miss: float = 1e-3) -> int:
+    """The largest number of detections among ``audits`` that a method whose true rate
+    is ``rate`` exceeds with probability at most ``miss``: the (1 − miss) binomial quantile.
+
+    A simulation test asserting "detections ≤ this" fails an exact method with
+    probability ≤ ``miss``, and fails a method whose rate is well above ``rate``.
+    """
+    return int(stats.binom.ppf(1.0 - miss, audits, rate))
+
+
 @dataclass
 class RateEstimate:
     """How often a verifier said "detected", and what it cost."""
@@ -37,6 +47,7 @@ class RateEstimate:
     detected: int
     inconclusive: int
     queries: list[int] = field(repr=False)
+    verdicts: list[bool] = field(default_factory=list, repr=False)  # detected, audit by audit
 
     @property
     def rate(self) -> float:
@@ -74,15 +85,23 @@ def detection_rate(
     audits: int,
     effect: float = 0.0,
     first_seed: int = 0,
+    question: Question | None = None,
     **oracle_options: Any,
 ) -> RateEstimate:
-    """Run ``audits`` simulated audits on label "l0" and count detections."""
-    detected = inconclusive = 0
+    """Run ``audits`` simulated audits and count detections.
+
+    The planted ``effect`` (0: a clean model) is on label "l0", the question's label
+    (default ``Question("l0")``; a scan ignores it, a distinguisher's second label is
+    ``question.other_label``).
+    """
+    question = question or Question("l0")
+    inconclusive = 0
     queries: list[int] = []
+    verdicts: list[bool] = []
     for i in range(audits):
         oracle = SimulatedOracle(effect=effect, seed=first_seed + i, **oracle_options)
-        result = make_verifier().run(oracle, Question("l0"))
-        detected += result.verdict is Verdict.DETECTED
+        result = make_verifier().run(oracle, question)
+        verdicts.append(result.verdict is Verdict.DETECTED)
         inconclusive += result.verdict is Verdict.INCONCLUSIVE
         queries.append(result.queries)
-    return RateEstimate(audits, detected, inconclusive, queries)
+    return RateEstimate(audits, sum(verdicts), inconclusive, queries, verdicts)

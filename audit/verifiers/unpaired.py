@@ -16,6 +16,7 @@ from scipy import stats
 from audit.errors import BudgetExhausted, VerifierOptionError
 from audit.queries.oracle import CLEAN, TRUE_MARK, ScoreOracle
 from audit.verifiers.budget_spent import budget_spent
+from audit.verifiers.exactness import not_exact
 from audit.verifiers.inputs import (
     check_choice,
     check_externals,
@@ -29,6 +30,12 @@ from audit.verifiers.result import verdict_from_p, verifier_result
 from audit.verifiers.verdict import VerifierResult
 
 COMPARE = ("clean", "externals")
+
+CALIBRATION = not_exact(
+    "Welch t",
+    "Welch's t-test between different photos: it assumes normal means and an object the "
+    "model never saw can still shift the label, so the level is not a false-positive rate",
+)
 
 
 def welch_pvalue(with_mark: np.ndarray, without_mark: np.ndarray) -> tuple[float, float]:
@@ -102,7 +109,9 @@ class UnpairedVerifier:
         try:
             scores = oracle.query([TRUE_MARK, *others], np.arange(n))[:, :, j]
         except BudgetExhausted:
-            return budget_spent(self, oracle, label, level=self.level, rounds=[])
+            return budget_spent(
+                self, oracle, label, level=self.level, calibration=CALIBRATION, rounds=[]
+            )
         if not self.use_log and oracle.statistic == "log_prob":
             scores = np.exp(scores)
         t, p = welch_pvalue(scores[0], scores[1:].ravel())
@@ -114,6 +123,7 @@ class UnpairedVerifier:
             verdict=verdict,
             p_value=p,
             level=self.level,
+            calibration=CALIBRATION,
             rounds=[{"n_with": n, "n_without": n * len(others), "t": t, "p_value": p}],
             details={
                 "statistic": "log-probability" if self.use_log else "probability",

@@ -21,6 +21,10 @@ class VerifierResult:
     ``p_value`` is the probability, under ``null_hypothesis``, of evidence at least as
     strong as that observed (None where the method has no single p-value, e.g.
     ``paper``'s round count). ``rounds`` holds per-round or per-stage statistics.
+    ``calibration`` names what produced the p-value ("rank", "t", "paired t", ...);
+    ``exact`` is True only when that p-value is exact (a rank p-value over external
+    marks exchangeable with the true mark), and ``exact_reason`` says why it is or
+    why it is only approximate.
     """
 
     method: str
@@ -33,6 +37,9 @@ class VerifierResult:
     rounds: list[dict] = field(default_factory=list)
     details: dict = field(default_factory=dict)
     reason: str = ""  # e.g. "budget spent" for an inconclusive verdict
+    calibration: str = ""
+    exact: bool = False  # never claimed unless a verifier establishes it
+    exact_reason: str = ""
 
     def to_json(self) -> dict:
         """A JSON-serialisable dict."""

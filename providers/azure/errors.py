@@ -6,6 +6,11 @@ the connection fails before or during the reply, a status-less ``HttpResponseErr
 when a reply is cut off mid-body, ``DecodeError`` for a body that is not JSON, and
 ``ClientAuthenticationError`` without a status when Entra ID gives no token. Every
 message here passes through ``AzureAuth.redact`` so the key can never appear in it.
+
+A 200 whose body is not JSON is treated as transient: it is what a reply garbled or
+cut short on the way looks like (a gateway, a proxy, a connection closed early), and
+the same request asked again gets a whole reply. The retry policy bounds the
+attempts, so a service that only ever sends garbage still ends in an error.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from providers.azure.retry_after import retry_after_seconds
 from providers.azure.sdk import PROVIDER
 from providers.errors import (
     BadImageError,
-    BadReplyError,
     PermanentError,
     ProviderError,
     RateLimitedError,
@@ -66,10 +70,10 @@ class ErrorTranslator:
         timeouts and failed or cut-off connections → ``TransientError``; 401/403 →
         ``PermanentError`` saying what to check; a 400 about the image →
         ``BadImageError`` naming ``image`` (a description of what was sent); a body
-        that is not JSON → ``BadReplyError``; any other azure-core error →
-        ``PermanentError``. Raises
-        ``TypeError`` for an exception that is not the SDK's (a bug, not a service
-        failure, so it must not be reported as one).
+        that is not JSON → ``TransientError`` (see the module docstring); any other
+        azure-core error → ``PermanentError``. Raises ``TypeError`` for an exception
+        that is not the SDK's (a bug, not a service failure, so it must not be reported
+        as one).
         """
         if isinstance(exc, ProviderError):
             return exc
@@ -79,9 +83,9 @@ class ErrorTranslator:
             return kind(self.auth.redact(message), provider=PROVIDER, operation=operation)
 
         if isinstance(exc, json.JSONDecodeError):
-            return made(BadReplyError, f"the reply is not JSON ({exc.msg} at character {exc.pos})")
+            return made(TransientError, f"the reply is not JSON ({exc.msg} at character {exc.pos})")
         if isinstance(exc, az.DecodeError) and not isinstance(exc, az.IncompleteReadError):
-            return made(BadReplyError, f"the reply is not valid JSON ({_first_line(str(exc))})")
+            return made(TransientError, f"the reply is not valid JSON ({_first_line(str(exc))})")
         status = getattr(exc, "status_code", None)
         if isinstance(exc, az.HttpResponseError) and isinstance(status, int):
             return self._from_status(exc, status, operation, image)

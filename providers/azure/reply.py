@@ -52,6 +52,4 @@ def parse_tags(reply: object, *, threshold: float | None = None) -> Scores:
         if name in scores:
             raise MalformedReplyError(f"{where}: tag {name!r} appears twice")
         scores[name] = float(confidence)
-    return Scores(
-        values=scores, mode=OutputMode.THRESHOLD, threshold=threshold, model=model
-    )
+    return Scores(values=scores, mode=OutputMode.THRESHOLD, threshold=threshold, model=model)

@@ -1,10 +1,16 @@
 """``LocalClassifier``: a ``requests`` client for the Vertex AI REST predict protocol.
 
 Talks to ``isotope serve`` (or anything speaking the same protocol) without Google
-credentials. Implements ``providers.classifier.Classifier``; failures become
-``providers.errors`` types so the shared retry policy can tell transient from
-permanent. It does not retry by itself unless given a ``retry`` policy: the ledger
-layer owns the one retry policy of an audit.
+credentials. Every reply names the model that answered (``Scores.model``, from the
+reply's ``deployedModelId``/``model``/``modelVersionId``; ``isotope serve`` puts the model
+file's digest in ``modelVersionId``); ``model_identity`` asks the endpoint resource, else
+``/model``. Labels come from ``/model``, else from the first full reply, so a server that
+speaks only the predict protocol works too.
+
+Implements ``providers.classifier.Classifier``; failures become ``providers.errors``
+types so the shared retry policy can tell transient from permanent. It does not retry
+by itself unless given a ``retry`` policy: the ledger layer owns the one retry policy of
+an audit.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from providers.errors import (
     BadImageError,
@@ -27,14 +34,24 @@ from providers.errors import (
     ProviderOptionError,
     RateLimitedError,
     TransientError,
+    UnansweredError,
 )
 from providers.local.deadline import DeadlineAdapter, call_deadline
 from providers.query import QueryImage
 from providers.redact import redact_url
 from providers.scores import OutputMode, Scores
+from providers.vertex.identity import (
+    DeployedModel,
+    deployed_models,
+    deployment_identity,
+    reply_identity,
+    serving_identity,
+)
 
 PROVIDER = "local"
 FALLBACK_MAX_PREDICTIONS = 100  # Vertex caps maxPredictions at 100 when labels are unknown
+CONFIDENCE_SLACK = 1e-6  # float32 softmax may overshoot 1 by an ulp or two
+FULL_SUM_TOLERANCE = 0.02  # a reply holding every label sums to 1 up to rounding
 
 
 class PayloadTooLargeError(PermanentError):
@@ -111,10 +128,14 @@ class LocalClassifier:
                 f"local target {self.base_url!r} must be an http:// or https:// URL with a host"
             )
         if not (math.isfinite(timeout_s) and timeout_s > 0):
-            raise ProviderOptionError(f"timeout must be a positive number of seconds, got {timeout_s}")
+            raise ProviderOptionError(
+                f"timeout must be a positive number of seconds, got {timeout_s}"
+            )
         self.deadline_s = 4 * timeout_s if deadline_s is None else deadline_s
         if not (math.isfinite(self.deadline_s) and self.deadline_s > 0):
-            raise ProviderOptionError(f"deadline must be a positive number of seconds, got {deadline_s}")
+            raise ProviderOptionError(
+                f"deadline must be a positive number of seconds, got {deadline_s}"
+            )
         self.output = OutputMode(output)
         if self.output is OutputMode.TOP_K and (k is None or k < 1):
             raise ProviderOptionError("top_k output needs k >= 1")
@@ -128,21 +149,19 @@ class LocalClassifier:
         self.timeout_s = timeout_s
         self.retry = retry
         self._api_key = api_key
-        self._labels: list[str] | None = None
-        self._labels_known = False
-        self._deployed: str | None = None
+        self._info: dict | None = None  # the server's /model document, if it has one
+        self._info_known = False
+        self._seen_labels: list[str] | None = None  # from a full reply, without /model
+        self._deployed: dict[str, DeployedModel] = {}  # from the last endpoint resource
+        self._lock = threading.Lock()
         self._local = threading.local()
 
     # -- Classifier protocol -------------------------------------------------------
 
     @property
     def target(self) -> str:
-        """Endpoint URL plus deployed model id, so a redeployed model is a new target."""
-        if self._deployed is None:
-            resource = self._get(f"/v1/{self.resource}", "local get endpoint")
-            models = resource.get("deployedModels") or [{}]
-            self._deployed = str(models[0].get("id", "unknown"))
-        return f"{self.base_url}/v1/{self.resource}@{self._deployed}"
+        """The endpoint's URL; which model answers there is ``Scores.model``."""
+        return f"{self.base_url}/v1/{self.resource}"
 
     @property
     def parameters(self) -> Mapping[str, object]:
@@ -150,25 +169,56 @@ class LocalClassifier:
         return {"output": self.output.value, **self._request_parameters()}
 
     def model_identity(self) -> str | None:
-        """None: the model's identity is learned from each reply's ``Scores.model``."""
-        return None
+        """The model serving now, as its replies will name it: from the endpoint
+        resource (deployed models and traffic split), else from ``/model``; None when
+        the server tells neither (then the replies tell).
+
+        Raises ``MixedModelsError`` when the endpoint splits its traffic between models.
+        """
+        operation = "local get endpoint"
+        try:
+            resource = self._get(f"/v1/{self.resource}", operation)
+        except RedirectRefusedError:
+            raise
+        except PermanentError:
+            resource = None  # a predict-only server: no endpoint resource to read
+        if resource is not None:
+            split = resource.get("trafficSplit")
+            traffic = split if isinstance(split, dict) else {}
+            try:
+                shares = {str(k): float(v) for k, v in traffic.items()}
+            except (TypeError, ValueError) as exc:
+                raise BadReplyError(
+                    f"trafficSplit is not a map of percentages: {traffic!r:.200}",
+                    provider=PROVIDER,
+                    operation=operation,
+                ) from exc
+            deployed = deployed_models(resource)
+            with self._lock:
+                self._deployed = {d.id: d for d in deployed}
+            found = serving_identity(
+                deployed,
+                shares,
+                where=f"endpoint {self.target}",
+                provider=PROVIDER,
+                operation=operation,
+            )
+            if found is not None:
+                return found
+        info = self._model_info() or {}
+        return deployment_identity(
+            info.get("deployedModelId"), info.get("modelId"), info.get("modelVersionId")
+        )
 
     def labels(self) -> list[str] | None:
-        """Label names from the server's ``/model`` route; None if it has none."""
-        if not self._labels_known:
-            try:
-                info = self._get("/model", "local model info")
-                self._labels = [str(label) for label in info["labels"]]
-            except RedirectRefusedError:
-                raise
-            except PermanentError:
-                self._labels = None  # a Vertex-protocol server without our info route
-            except (KeyError, TypeError) as exc:
-                raise BadReplyError(
-                    "model info lacks a label list", provider=PROVIDER, operation="local model info"
-                ) from exc
-            self._labels_known = True
-        return self._labels
+        """Label names from the server's ``/model`` route, else those of a full reply
+        seen so far; None before then."""
+        info = self._model_info()
+        listed = info.get("labels") if info is not None else None
+        if isinstance(listed, list) and listed and all(isinstance(x, str) for x in listed):
+            return list(listed)
+        with self._lock:
+            return list(self._seen_labels) if self._seen_labels else None
 
     def classify(self, images: Sequence[QueryImage]) -> list[Scores]:
         """Scores for each image, in order (chunks of ``max_batch``, sent concurrently)."""
@@ -183,10 +233,29 @@ class LocalClassifier:
 
     # -- internals ------------------------------------------------------------------
 
+    def _model_info(self) -> dict | None:
+        """``/model`` of ``isotope serve``, fetched once; None for a server without it."""
+        with self._lock:
+            if self._info_known:
+                return self._info
+        try:
+            info: dict | None = self._get("/model", "local model info")
+        except RedirectRefusedError:
+            raise
+        except PermanentError:
+            info = None  # a Vertex-protocol server without our info route
+        with self._lock:
+            self._info, self._info_known = info, True
+        return info
+
     def _request_parameters(self) -> dict[str, float | int]:
         if self.output is OutputMode.TOP_K:
             return {"confidenceThreshold": 0.0, "maxPredictions": int(self.k or 1)}
-        labels = self.labels()
+        # Only the labels /model lists: labels learned from a reply must not change the
+        # parameters (and with them the ledger keys) half-way through an audit.
+        info = self._model_info()
+        listed = info.get("labels") if info is not None else None
+        labels = listed if isinstance(listed, list) and listed else None
         count = len(labels) if labels else FALLBACK_MAX_PREDICTIONS
         threshold = self.threshold if self.output is OutputMode.THRESHOLD else 0.0
         return {"confidenceThreshold": float(threshold or 0.0), "maxPredictions": count}
@@ -228,7 +297,9 @@ class LocalClassifier:
 
     def _parse(self, reply: object, expected: int) -> list[Scores]:
         op = "local predict"
-        predictions = reply.get("predictions") if isinstance(reply, dict) else None
+        if not isinstance(reply, dict):
+            raise BadReplyError("the reply is not a JSON object", provider=PROVIDER, operation=op)
+        predictions = reply.get("predictions")
         if not isinstance(predictions, list) or len(predictions) != expected:
             raise BadReplyError(
                 f"expected {expected} predictions, got {type(predictions).__name__}",
@@ -236,33 +307,43 @@ class LocalClassifier:
                 operation=op,
             )
         extra = {key: reply[key] for key in ("deployedModelId", "modelVersionId") if key in reply}
+        with self._lock:
+            known = dict(self._deployed)
+        model = reply_identity(
+            reply.get("deployedModelId"), reply.get("model"), reply.get("modelVersionId"), known
+        )
         out = []
         for index, pred in enumerate(predictions):
-            try:
-                names = [str(n) for n in pred["displayNames"]]
-                confidences = [float(c) for c in pred["confidences"]]
-            except (KeyError, TypeError, ValueError) as exc:
+            problem = _prediction_problem(pred)
+            if problem is not None:
                 raise BadReplyError(
-                    f"prediction {index} lacks displayNames/confidences",
-                    provider=PROVIDER,
-                    operation=op,
-                ) from exc
-            if len(names) != len(confidences) or not all(map(math.isfinite, confidences)):
-                raise BadReplyError(
-                    f"prediction {index} has mismatched or non-finite confidences",
-                    provider=PROVIDER,
-                    operation=op,
+                    f"prediction {index} {problem}", provider=PROVIDER, operation=op
                 )
+            names, confidences = pred["displayNames"], [float(c) for c in pred["confidences"]]
             out.append(
                 Scores(
                     values=dict(zip(names, confidences, strict=True)),
                     mode=self.output,
                     k=self.k if self.output is OutputMode.TOP_K else None,
                     threshold=self.threshold if self.output is OutputMode.THRESHOLD else None,
+                    model=model,
                     extra=extra,
                 )
             )
+        self._learn_labels(out)
         return out
+
+    def _learn_labels(self, replies: Sequence[Scores]) -> None:
+        # Without /model, a reply that sums to 1 holds every label the model has.
+        if self.output is not OutputMode.FULL:
+            return
+        with self._lock:
+            if self._seen_labels is not None:
+                return
+            for scores in replies:
+                if abs(sum(scores.values.values()) - 1.0) <= FULL_SUM_TOLERANCE:
+                    self._seen_labels = sorted(scores.values)
+                    return
 
     def _get(self, path: str, operation: str) -> dict:
         reply = self._request("GET", path, operation, None)
@@ -271,14 +352,43 @@ class LocalClassifier:
         return reply
 
     def _request(self, method: str, path: str, operation: str, body: dict | None) -> object:
-        url = self.base_url + path
+        url = self.base_url + path  # for messages; self._url may hold credentials
+        started = time.monotonic()
         try:
-            response = self._session().request(method, url, json=body, timeout=self.timeout_s)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientError(
-                f"{url}: {exc.__class__.__name__}", provider=PROVIDER, operation=operation
-            ) from exc
+            with call_deadline(self.deadline_s):
+                response = self._session().request(
+                    method,
+                    self._url + path,
+                    json=body,
+                    timeout=(min(self.timeout_s, self.deadline_s), self.timeout_s),
+                    allow_redirects=False,
+                )
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            late = time.monotonic() - started >= self.deadline_s
+            why = (
+                f"no complete reply within the call's {self.deadline_s:g} s deadline"
+                if late
+                else exc.__class__.__name__
+            )
+            # Never connected: nothing reached the server. Otherwise it may have
+            # processed (and billed) the request although no reply came back.
+            error = TransientError if _never_sent(exc) else UnansweredError
+            raise error(f"{url}: {why}", provider=PROVIDER, operation=operation) from exc
         status = response.status_code
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "")
+            where = redact_url(urljoin(self._url + path, location)) if location else "nowhere"
+            raise RedirectRefusedError(
+                f"HTTP {status} from {url} redirects to {where}; redirects are not followed "
+                "(the API key and the query images would go there too): give the final URL "
+                "as the target",
+                provider=PROVIDER,
+                operation=operation,
+            )
         if status >= 400:
             message = f"HTTP {status} from {url}: {_error_message(response)}"
             if status == 429:
@@ -306,3 +416,32 @@ class LocalClassifier:
             raise BadReplyError(
                 f"{url}: reply is not JSON", provider=PROVIDER, operation=operation
             ) from exc
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the connection itself failed (refused, unreachable, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
+
+
+def _prediction_problem(pred: object) -> str | None:
+    """Why one prediction cannot be trusted, or None. Booleans and strings are not scores."""
+    if not isinstance(pred, dict):
+        return "is not a JSON object"
+    names, confidences = pred.get("displayNames"), pred.get("confidences")
+    if not isinstance(names, list) or not isinstance(confidences, list):
+        return "lacks displayNames/confidences lists"
+    if len(names) != len(confidences):
+        return f"has {len(names)} displayNames but {len(confidences)} confidences"
+    for name, value in zip(names, confidences, strict=True):
+        if not isinstance(name, str):
+            return f"has a label name that is not a string: {name!r}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"has a confidence that is not a number for {name!r}: {value!r}"
+        if not math.isfinite(value) or not -CONFIDENCE_SLACK <= value <= 1 + CONFIDENCE_SLACK:
+            return f"has a confidence outside [0, 1] for {name!r}: {value!r}"
+    if len(set(names)) != len(names):
+        return "names a label more than once"
+    return None

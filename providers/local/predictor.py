@@ -13,6 +13,27 @@ from providers.local.device import resolve_device
 from providers.local.model_file import ModelMeta, load_model
 
 MAX_PIXELS = 25_000_000  # a 1.5 MB PNG can inflate to gigabytes: refuse before decoding
+_UNKNOWN_FORMAT = "not an image format the server reads (JPEG, PNG, WebP, GIF, BMP, TIFF...)"
+
+
+def _problem(exc: Exception) -> str:
+    # Pillow names its BytesIO in some messages ("<_io.BytesIO object at 0x...>"):
+    # a client learns nothing from that, so unidentified data gets a plain sentence.
+    if isinstance(exc, UnidentifiedImageError) or "BytesIO" in str(exc):
+        return _UNKNOWN_FORMAT
+    return str(exc) or exc.__class__.__name__
+
+
+def header_pixels(data: bytes) -> int:
+    """Width × height from the image header, without decoding the pixels.
+
+    Raises ``ValueError`` with a plain message for bytes that are no image.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"cannot decode image ({_problem(exc)})") from exc
 
 
 class Predictor:
@@ -41,7 +62,7 @@ class Predictor:
                     raise ValueError(f"{image.width}×{image.height} pixels is too large")
                 rgb = ImageOps.exif_transpose(image).convert("RGB")
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-            raise ValueError(f"cannot decode image ({exc})") from exc
+            raise ValueError(f"cannot decode image ({_problem(exc)})") from exc
         if rgb.size != (size, size):
             rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
         return np.asarray(rgb, dtype=np.uint8)

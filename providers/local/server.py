@@ -3,7 +3,16 @@
 Routes: ``GET /v1/projects/{p}/locations/{l}/endpoints/{e}`` (the endpoint
 resource), ``POST ...endpoints/{e}:predict``, ``GET /health``, ``GET /model``.
 Errors use Google's JSON shape ``{"error": {"code", "message", "status"}}`` so the
-real SDK raises its usual exceptions. Binds 127.0.0.1 unless told otherwise.
+real SDK raises its usual exceptions — an unexpected failure too (500, logged with its
+traceback, no internals in the reply). Binds 127.0.0.1 unless told otherwise
+(``providers.local.bind`` refuses a blank ``--host``).
+
+Limits per request: the body (``max_body_bytes``, 1.5 MB like Vertex AI), the time to
+receive it (``body_timeout_s``) and how many bodies are received at once
+(``max_concurrent_uploads``) — ``providers.local.upload_guard`` —; how many
+images (``max_instances``), the pixels of one image (``predictor.MAX_PIXELS``) and of
+all of them together (``max_request_pixels``, checked from the headers before any
+image is decoded: 413, so a client halves its batch).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import socket
 import threading
 import time
@@ -25,76 +35,32 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from providers.local.batcher import MicroBatcher
-from providers.local.predictor import Predictor, describe
+from providers.local.bind import check_host
+from providers.local.google_error import google_error
+from providers.local.predictor import Predictor, describe, header_pixels
 from providers.local.protocol import (
     ProtocolError,
     parse_instances,
     parse_parameters,
     prediction,
 )
+from providers.local.upload_guard import UploadGuard
 
 DEFAULT_MAX_BODY = 1_500_000  # Vertex AI's online prediction payload limit (~1.5 MB)
+DEFAULT_BODY_TIMEOUT_S = 10.0  # 1.5 MB at 1.2 Mbit/s; a stalled upload is cut off after it
+DEFAULT_MAX_UPLOADS = 64  # bodies received at once: 64 x 1.5 MB buffered at most
+# What 1.5 MB of photos decodes to (about 8 megapixels of JPEG) with room to spare;
+# eight 25-megapixel PNGs of blank pixels fit in 1.5 MB and would take seconds of CPU.
+DEFAULT_MAX_REQUEST_PIXELS = 32_000_000
 DEFAULT_ENDPOINT = "local"
-_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    404: "NOT_FOUND",
-    413: "INVALID_ARGUMENT",
-    500: "INTERNAL",
-}
+_log = logging.getLogger(__name__)
 
 
-def google_error(code: int, message: str) -> JSONResponse:
-    """An error reply in the shape Google APIs use."""
-    status = _STATUS.get(code, "UNKNOWN")
-    return JSONResponse({"error": {"code": code, "message": message, "status": status}}, code)
-
-
-class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with a 413 JSON error.
-
-    Checks ``Content-Length`` first, then counts streamed bytes (chunked uploads), so
-    an oversized body is never buffered whole.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
-        chunks: list[Message] = []
-        total = 0
-        while True:
-            message = await receive()
-            chunks.append(message)
-            if message["type"] != "http.request":
-                break
-            total += len(message.get("body", b""))
-            if total > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            return chunks.pop(0) if chunks else await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        reply = google_error(413, f"request body exceeds the {self.limit}-byte limit")
-        await reply(scope, receive, send)
+class RequestTooLargeError(ProtocolError):
+    """The images of one request decode to more pixels than the server allows (413)."""
 
 
 def _numeric_id(*parts: str) -> str:
@@ -115,6 +81,9 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     max_instances: int = 1024,
     max_batch_images: int = 512,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    max_concurrent_uploads: int = DEFAULT_MAX_UPLOADS,
+    max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS,
 ) -> FastAPI:
     """A FastAPI app serving ``model_path`` as Vertex AI endpoint ``endpoint_id``.
 
@@ -126,6 +95,8 @@ def create_app(
     predictor = Predictor(model_path, device=device)
     batcher = MicroBatcher(predictor.predict, max_images=max_batch_images)
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    # The version names the file's content: a retrained model at the same path is another one.
+    version = f"sha256:{digest}"
     model_id = _numeric_id("model", digest)
     deployed_id = _numeric_id("deployed", digest, endpoint_id)
     created = _rfc3339(model_path.stat().st_mtime)
@@ -147,6 +118,12 @@ def create_app(
     )
     app.state.batcher = batcher
     app.state.predictor = predictor
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug: logged with its traceback for the operator, never shown to clients.
+        _log.error("unexpected failure answering a request", exc_info=exc)
+        return google_error(500, "internal error in the model server (see its log)")
 
     def authorized(request: Request) -> bool:
         if api_key is None:
@@ -178,6 +155,7 @@ def create_app(
             "endpoint": endpoint_id,
             "modelId": model_id,
             "deployedModelId": deployed_id,
+            "modelVersionId": version,
             "sha256": digest,
         }
 
@@ -195,7 +173,7 @@ def create_app(
                     "id": deployed_id,
                     "model": model,
                     "displayName": model_path.stem,
-                    "modelVersionId": "1",
+                    "modelVersionId": version,
                     "createTime": created,
                 }
             ],
@@ -214,10 +192,14 @@ def create_app(
             body = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError):
             return google_error(400, "request body is not valid JSON")
+        except RecursionError:
+            return google_error(400, "request body is JSON nested too deeply")
         try:
             params = parse_parameters(body.get("parameters") if isinstance(body, dict) else None)
             blobs = parse_instances(body, max_instances)
-            images = await run_in_threadpool(_decode_all, predictor, blobs)
+            images = await run_in_threadpool(_decode_all, predictor, blobs, max_request_pixels)
+        except RequestTooLargeError as exc:
+            return google_error(413, str(exc))
         except ProtocolError as exc:
             return google_error(400, str(exc))
         probabilities = await asyncio.wrap_future(batcher.submit(images))
@@ -226,13 +208,30 @@ def create_app(
             "deployedModelId": deployed_id,
             "model": f"{parent}/models/{model_id}",
             "modelDisplayName": model_path.stem,
-            "modelVersionId": "1",
+            "modelVersionId": version,
         }
 
-    return BodyLimit(app, max_body_bytes)  # type: ignore[return-value]
+    guarded = UploadGuard(
+        app,
+        max_bytes=max_body_bytes,
+        timeout_s=body_timeout_s,
+        max_concurrent=max_concurrent_uploads,
+    )
+    return guarded  # type: ignore[return-value]
 
 
-def _decode_all(predictor: Predictor, blobs: list[bytes]) -> np.ndarray:
+def _decode_all(predictor: Predictor, blobs: list[bytes], max_pixels: int) -> np.ndarray:
+    sizes = []
+    for index, blob in enumerate(blobs):
+        try:
+            sizes.append(header_pixels(blob))
+        except ValueError as exc:
+            raise ProtocolError(f"instances[{index}]: {exc}") from exc
+    if sum(sizes) > max_pixels:
+        raise RequestTooLargeError(
+            f"the {len(blobs)} images decode to {sum(sizes)} pixels, over the per-request "
+            f"limit of {max_pixels}; send fewer or smaller images"
+        )
     images = []
     for index, blob in enumerate(blobs):
         try:
@@ -243,7 +242,12 @@ def _decode_all(predictor: Predictor, blobs: list[bytes]) -> np.ndarray:
 
 
 def serve(model_path: Path, *, host: str = "127.0.0.1", port: int = 8080, **options) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (uvicorn shuts down gracefully)."""
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn shuts down gracefully).
+
+    Raises ``ProviderOptionError`` for a blank or malformed ``host`` before loading
+    anything (``providers.local.bind.check_host``).
+    """
+    check_host(host)
     app = create_app(model_path, **options)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
 

@@ -4,11 +4,16 @@ Random flips, padded crops and small rotations; colour normalization; cross-entr
 with label smoothing; SGD with a one-cycle schedule. On CUDA with mixed precision
 when present, otherwise on CPU. Seeded: the same data, seed and device give the same
 model. A stratified held-out split reports accuracy at the end.
+
+Bounds, checked before any image is loaded: the input side is 8 to
+``MAX_INPUT_SIZE`` pixels, and the images held in memory (N × side² × 3 bytes) at most
+``MAX_DATASET_BYTES``; ``--out`` must be a file path whose folder can be written.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,9 +26,57 @@ import torch.nn.functional as F
 from providers.errors import ProviderOptionError
 from providers.local.arch import ARCHS, build_model
 from providers.local.augment import augment
-from providers.local.dataset import guess_input_size, load_labelled_folder
+from providers.local.dataset import guess_input_size, list_labelled_files, load_labelled_folder
 from providers.local.device import resolve_device
 from providers.local.model_file import ModelMeta, save_model
+
+MIN_INPUT_SIZE = 8
+MAX_INPUT_SIZE = 1024  # ImageNet-scale models use 224-512; beyond that a CPU run never ends
+MAX_DATASET_BYTES = 4 * 2**30  # the uint8 images are held in memory (twice while moved)
+
+
+def check_input_size(size: int) -> int:
+    """Return ``size`` if it is a usable input side, else raise ``ProviderOptionError``."""
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise ProviderOptionError(f"--input-size must be a whole number, got {size!r}")
+    if size < MIN_INPUT_SIZE:
+        raise ProviderOptionError(f"--input-size {size} is under the minimum of {MIN_INPUT_SIZE}")
+    if size > MAX_INPUT_SIZE:
+        raise ProviderOptionError(
+            f"--input-size {size} is over the limit of {MAX_INPUT_SIZE} pixels per side"
+        )
+    return size
+
+
+def check_dataset_memory(n_images: int, size: int) -> None:
+    """Refuse a dataset whose images at ``size`` would not fit ``MAX_DATASET_BYTES``."""
+    needed = n_images * size * size * 3
+    if needed > MAX_DATASET_BYTES:
+        raise ProviderOptionError(
+            f"{n_images} images at {size}x{size} take {needed / 1e6:.1f} MB in memory, over "
+            f"the trainer's {MAX_DATASET_BYTES / 1e6:.1f} MB; use a smaller --input-size "
+            "or fewer images"
+        )
+
+
+def check_model_out(out: Path) -> Path:
+    """Return ``out`` if a model file can be written there, else ``ProviderOptionError``.
+
+    Checked before training, so a bad ``--out`` costs nothing.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise ProviderOptionError(
+            f"--out {out} is a folder; give a file path, e.g. {out / 'model.pt'}"
+        )
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest existing ancestor: missing ones are created
+    if not folder.is_dir():
+        raise ProviderOptionError(f"--out {out}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ProviderOptionError(f"--out {out}: cannot write in {folder}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -105,6 +158,7 @@ def train_arrays(
     on_epoch: Callable[[EpochStats], None] | None = None,
 ) -> TrainResult:
     """Train on uint8 images ``x`` (N, S, S, 3) with label indices ``y``; save to ``out``."""
+    check_model_out(out)
     if arch not in ARCHS:
         raise ProviderOptionError(
             f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}"
@@ -228,9 +282,13 @@ def train(
     """Train on ``data_dir`` (one subfolder per label) and save the model to ``out``.
 
     ``input_size`` defaults to the first image's side, capped at 64. ``options`` go to
-    ``train_arrays`` (batch_size, lr, label_smoothing, val_fraction).
+    ``train_arrays`` (batch_size, lr, label_smoothing, val_fraction). Bounds (see the
+    module docstring) are checked before any image is loaded.
     """
-    size = input_size or guess_input_size(Path(data_dir))
+    check_model_out(out)
+    size = guess_input_size(Path(data_dir)) if input_size is None else input_size
+    check_input_size(size)
+    check_dataset_memory(len(list_labelled_files(Path(data_dir))[1]), size)
     data = load_labelled_folder(Path(data_dir), size)
     return train_arrays(
         data.x,

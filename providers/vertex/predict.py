@@ -4,6 +4,10 @@ Each request asks for every label (``maxPredictions`` = label count, threshold 0
 audit gets probabilities; an endpoint that still returns fewer labels is read as top-K.
 Retries are not done here: errors are raised as ``providers.errors`` types for the shared
 retry policy (the ledger's), which also makes sure no query is billed twice.
+
+Every reply names the deployed model that served it (``Scores.model``, see
+``providers.vertex.identity``); ``model_identity`` reads the endpoint resource (free) and
+refuses an endpoint whose traffic is split between deployed models.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from providers.query import QueryImage
 from providers.scores import OutputMode, Scores
 from providers.vertex.connection import VertexConnection
 from providers.vertex.errors import PROVIDER, translate
+from providers.vertex.identity import DeployedModel, reply_identity, serving_identity
 from providers.vertex.payload import REQUEST_LIMIT, Instance, pack, to_instance
 
 DEFAULT_MAX_PREDICTIONS = 1000
@@ -89,6 +94,7 @@ class VertexClassifier:
         self._request_limit = request_limit
         self._endpoint = None
         self._fetched = False
+        self._deployed: dict[str, DeployedModel] = {}  # from the last endpoint resource
         self._lock = threading.Lock()
 
     @property
@@ -97,8 +103,34 @@ class VertexClassifier:
         return {"confidenceThreshold": 0.0, "maxPredictions": self._max_predictions}
 
     def model_identity(self) -> str | None:
-        """None: the model's identity is learned from each reply's ``Scores.model``."""
-        return None
+        """The deployed model that receives the endpoint's traffic, from the endpoint
+        resource (a free GET; None when nothing is deployed).
+
+        Raises ``MixedModelsError`` when the traffic is split between deployed models.
+        """
+        operation = f"vertex get endpoint {self.target}"
+        endpoint = self._sdk_endpoint()
+        try:
+            resource = endpoint.api_client.get_endpoint(
+                name=self.target, timeout=self.timeout, retry=None
+            )
+        except Exception as exc:  # every SDK/transport failure, typed for the retry policy
+            raise translate(exc, operation=operation) from exc
+        deployed = [
+            DeployedModel(str(d.id), str(d.model), str(d.model_version_id))
+            for d in resource.deployed_models
+        ]
+        with self._lock:
+            endpoint._gca_resource = resource  # saves the SDK its own fetch before predict
+            self._fetched = True
+            self._deployed = {d.id: d for d in deployed}
+        return serving_identity(
+            deployed,
+            {str(k): float(v) for k, v in resource.traffic_split.items()},
+            where=f"endpoint {self.target}",
+            provider=PROVIDER,
+            operation=operation,
+        )
 
     def labels(self) -> list[str] | None:
         """Every label, once known (given, or seen in a full reply); else None."""
@@ -172,9 +204,16 @@ class VertexClassifier:
             "deployed_model_id": reply.deployed_model_id,
             "model_version_id": reply.model_version_id,
         }
-        return [self._parse(p, extra, operation=operation) for p in predictions]
+        with self._lock:
+            known = dict(self._deployed)
+        model = reply_identity(
+            reply.deployed_model_id, reply.model_resource_name, reply.model_version_id, known
+        )
+        return [self._parse(p, extra, model, operation=operation) for p in predictions]
 
-    def _parse(self, prediction: object, extra: dict, *, operation: str) -> Scores:
+    def _parse(
+        self, prediction: object, extra: dict, model: str | None, *, operation: str
+    ) -> Scores:
         def bad(problem: str) -> BadReplyError:
             return BadReplyError(problem, provider=PROVIDER, operation=operation)
 
@@ -208,5 +247,5 @@ class VertexClassifier:
                 if full:
                     self._labels = sorted(values)
         if full:
-            return Scores(values=values, mode=OutputMode.FULL, extra=extra)
-        return Scores(values=values, mode=OutputMode.TOP_K, k=len(values), extra=extra)
+            return Scores(values=values, mode=OutputMode.FULL, model=model, extra=extra)
+        return Scores(values=values, mode=OutputMode.TOP_K, k=len(values), model=model, extra=extra)

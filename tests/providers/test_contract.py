@@ -100,6 +100,10 @@ def test_every_classifier_answers_through_the_protocol(name, tmp_path_factory, u
         assert len(replies) == 2
         for reply in replies:
             assert all(isinstance(v, float) and math.isfinite(v) for v in reply.values.values())
+        # Every reply names the model that gave it; a free identity is the same string.
+        assert all(isinstance(reply.model, str) and reply.model for reply in replies)
+        identity = adapter.model_identity()
+        assert identity is None or {reply.model for reply in replies} == {identity}
         labels = adapter.labels()
         assert labels is None or set(replies[0].values) <= set(labels)
         with pytest.raises(ValueError, match="no option"):

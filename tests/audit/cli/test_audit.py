@@ -16,7 +16,9 @@ from providers.errors import PermanentError, ProviderOptionError
 from providers.mock.target import mock_from_target
 from providers.rate_limit import RateLimiter
 
-FAST = ["--externals", "4", "--n", "8"]  # small audits: 40 queries
+# Small audits: 40 queries. With 4 externals a rank p-value is at least 1/5, so the
+# level suits them (a level the test could never reach is refused).
+FAST = ["--externals", "4", "--n", "8", "--level", "0.2"]
 
 
 @pytest.fixture
@@ -50,8 +52,11 @@ def test_probability_json_shape_and_report(setup):
     code, out, _ = audit(setup, *FAST, "--target", "trained-on=mine:cat:8", "--json")
     assert code == 0
     assert out["verdict"] == "detected" and out["method"] == "calibrated"
-    assert out["label"] == "cat" and 0 <= out["p_value"] <= 0.01
-    assert out["queries"] == {"billed": 40, "cached": 0, "attempts": 1}
+    assert out["label"] == "cat" and out["p_value"] == pytest.approx(0.2)
+    assert out["calibration"] == "rank" and out["exact"] is True and out["exact_reason"]
+    assert out["queries"] == {
+        "billed": 40, "cached": 0, "attempts": 1, "unanswered": 0, "refused": 0
+    }  # fmt: skip
     assert out["cost_usd"] == 0.0 and len(out["rounds"]) == 1
     report = Path(out["report"])
     document = json.loads((report / "report.json").read_text())
@@ -65,6 +70,9 @@ def test_probability_json_shape_and_report(setup):
     summary = (report / "summary.txt").read_text()
     assert "null hypothesis: the model did not learn the mark" in summary
     assert "if the null hypothesis were true" in summary
+    assert "calibration: rank — exact" in summary
+    assert "p = 0.2 is the strongest evidence 4 external marks can give" in summary
+    assert document["result"]["exact"] is True and document["result"]["calibration"] == "rank"
     assert (report / "shifts.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "fingerprint" not in json.dumps(document)  # reports never identify the mark
     # Repeating the audit pays nothing: every reply comes from the ledger.
@@ -74,15 +82,23 @@ def test_probability_json_shape_and_report(setup):
 
 
 def test_clean_model_is_not_accused(setup):
-    code, out, _ = audit(setup, *FAST, "--json")
-    assert code == 0 and out["verdict"] == "not_detected" and out["p_value"] > 0.01
+    # "other" has an ordinary natural effect on "cat" in this clean mock ("mine" happens to
+    # sit near the 98th percentile of marks: with 4 externals it tops them, p = 0.2).
+    args = ["probability", "--mark", "other", "--label", "cat", "--aux", str(setup / "aux"), *FAST]
+    code, out, _ = invoke(setup, *args, "--json")
+    assert code == 0 and out["verdict"] == "not_detected" and out["p_value"] > 0.2
+    base = ["--store", str(setup / "store"), "--workspace", str(setup / "ws")]
+    result = CliRunner().invoke(app, ["audit", *args, *base])
+    assert result.exit_code == 0
+    assert "verdict: not detected\n" in result.stdout and "not_detected" not in result.stdout
+    assert "not proof that your images were unused" in result.stdout
+    assert "calibration: rank — exact" in result.stdout
 
 
 def test_rank_scan_and_distinguish(setup):
-    # With 4 externals a rank p-value is at least 1/5: the level suits this tiny audit.
     code, out, _ = audit(
-        setup, *FAST, "--top-k", "2", "--level", "0.25", "--target", "trained-on=mine:cat:8",
-        "--json", command="rank",
+        setup, *FAST, "--top-k", "2", "--target", "trained-on=mine:cat:8", "--json",
+        command="rank",
     )  # fmt: skip
     assert code == 0 and out["method"] == "rank" and out["verdict"] == "detected"
     code, out, _ = invoke(
@@ -91,13 +107,16 @@ def test_rank_scan_and_distinguish(setup):
     )  # fmt: skip
     assert code == 0 and out["method"] == "scan" and out["label"] == "dog"
     assert out["verdict"] == "detected" and len(out["rounds"]) == 3
-    code, out, _ = invoke(
-        setup, "distinguish", "--mark", "mine", "--label", "cat", "--other-mark", "other",
-        "--other-label", "ship", "--aux", str(setup / "aux"), "--n", "6",
-        "--target", "trained-on=mine:cat:8,trained-on=other:ship:8", "--json",
-    )  # fmt: skip
+    both = ["--mark", "mine", "--label", "cat", "--other-mark", "other", "--other-label", "ship",
+            "--aux", str(setup / "aux"), "--n", "6",
+            "--target", "trained-on=mine:cat:8,trained-on=other:ship:8", "--json"]  # fmt: skip
+    code, out, _ = invoke(setup, "distinguish", *both, "--externals", "4", "--level", "0.2")
     assert code == 0 and out["method"] == "distinguish" and out["verdict"] == "detected"
-    assert out["queries"]["billed"] == 12  # two marks on the 6 images of neither label
+    assert out["queries"]["billed"] == 36  # two marks and 4 externals on 6 images
+    assert out["exact"] is True
+    code, out, _ = invoke(setup, "distinguish", *both, "--externals", "0")  # the paper's test
+    assert code == 0 and out["verdict"] == "detected" and out["exact"] is False
+    assert out["queries"]["cached"] == 12  # two marks on the 6 images, from the ledger
 
 
 def test_dry_run_prints_the_plan_and_sends_nothing(setup):
@@ -132,6 +151,8 @@ def test_budget_spent_mid_audit_exits_3_with_evidence(setup):
         (["--external", "mine"], "is an audited mark"),
         (["--method", "magic"], "'magic' is not one of 'calibrated', 'sequential', 'paper'"),
         (["--method", "calibrated", "--rounds", "3"], "method 'calibrated'"),
+        (["--level", "0.01"], "can never detect at level 0.01 with 4 external marks"),
+        (["--method", "sequential", "--level", "0.1"], "can never detect at level 0.1"),
         (["--alpha", "1.5"], "alpha must be in (0, 1]"),
         (["--target", "colour=blue"], "mock target: cannot read 'colour=blue'"),
         (["--provider", "acme"], "'acme' is not one of 'mock', 'local', 'vertex'"),
@@ -168,6 +189,9 @@ def test_provider_failure_exits_1(setup, monkeypatch):
 
         def labels(self):
             return ["cat", "dog", "ship"]
+
+        def model_identity(self):
+            return None
 
         def classify(self, images):
             raise PermanentError("HTTP 403 permission denied", provider="mock", operation="op")

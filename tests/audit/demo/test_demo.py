@@ -33,7 +33,7 @@ def test_demo_pipeline_reduced(tmp_path: Path) -> None:
         per_class=30,
         aux_per_class=4,
         epochs=2,
-        options={"n": 8, "externals": 9},
+        options={"n": 8, "externals": 9, "level": 0.1},  # p ≥ 1/10 with 9 externals
         device="cpu",
     )
     lines: list[str] = []

@@ -17,8 +17,8 @@ from audit.queries.provider_oracle import (
     ProviderOracle,
     UnknownLabelError,
     check_label,
-    discover_labels,
 )
+from audit.queries.vocabulary import resolve_vocabulary
 from audit.spending.budget import Budget
 from audit.spending.ledger import Ledger, LedgeredClassifier
 from marks.blend import blend
@@ -41,7 +41,9 @@ def marks():
 
 
 def oracle_for(classifier, aux, marks, statistic=LOG_PROB, labels=LABELS):
-    return ProviderOracle(classifier, aux, marks, 0.4, labels=labels, statistic=statistic)
+    return ProviderOracle(
+        classifier, aux, marks, 0.4, labels=labels, statistic=statistic, exchangeable=True
+    )
 
 
 def test_statistics_are_log_probabilities_of_fresh_blends(aux, marks, fake_classifier):
@@ -101,9 +103,12 @@ def test_tiny_probabilities_are_clipped_not_minus_infinity(aux, marks, fake_clas
 
 
 def test_labels_from_the_model_or_a_probe(aux, fake_classifier):
-    assert discover_labels(fake_classifier(), aux) == LABELS
+    def labels(classifier):
+        return resolve_vocabulary(classifier, aux, statistic=LOG_PROB, audited=[]).labels
+
+    assert labels(fake_classifier()) == LABELS
     unknown = fake_classifier(known_labels=False)
-    assert discover_labels(unknown, aux) == sorted(LABELS) and unknown.calls == 1
+    assert labels(unknown) == sorted(LABELS) and unknown.calls == 1
     with pytest.raises(UnknownLabelError, match="label 'horse' is not one of the model's 3"):
         check_label("horse", LABELS)
 

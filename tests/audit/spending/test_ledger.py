@@ -20,16 +20,18 @@ def no_wait_retry() -> RetryPolicy:
     return RetryPolicy(sleep=lambda s: None, rng=random.Random(0))
 
 
-def test_key_covers_provider_target_image_and_canonical_parameters():
-    base = query_key("vertex", "e1", "abc", {"a": 1, "b": 2})
-    assert base == query_key("vertex", "e1", "abc", {"b": 2, "a": 1})
+def test_key_covers_provider_target_model_image_and_canonical_parameters():
+    base = query_key("vertex", "e1", "abc", {"a": 1, "b": 2}, model="m1")
+    assert base == query_key("vertex", "e1", "abc", {"b": 2, "a": 1}, model="m1")
     others = {
-        query_key("azure", "e1", "abc", {"a": 1, "b": 2}),
-        query_key("vertex", "e2", "abc", {"a": 1, "b": 2}),
-        query_key("vertex", "e1", "abd", {"a": 1, "b": 2}),
-        query_key("vertex", "e1", "abc", {"a": 1, "b": 3}),
+        query_key("azure", "e1", "abc", {"a": 1, "b": 2}, model="m1"),
+        query_key("vertex", "e2", "abc", {"a": 1, "b": 2}, model="m1"),
+        query_key("vertex", "e1", "abd", {"a": 1, "b": 2}, model="m1"),
+        query_key("vertex", "e1", "abc", {"a": 1, "b": 3}, model="m1"),
+        query_key("vertex", "e1", "abc", {"a": 1, "b": 2}, model="m2"),
+        query_key("vertex", "e1", "abc", {"a": 1, "b": 2}, model=""),
     }
-    assert base not in others and len(others) == 4
+    assert base not in others and len(others) == 6
 
 
 def test_repeats_are_served_from_the_ledger_across_instances(
@@ -158,7 +160,7 @@ def test_wrong_number_of_replies_is_a_bad_reply(tmp_path, fake_classifier, make_
     ledgered = LedgeredClassifier(Short(), Ledger(tmp_path / "l.sqlite"), budget)
     with pytest.raises(BadReplyError, match="sent 2 images, got 1 replies"):
         ledgered.classify(make_query_images(2))
-    assert budget.spent_queries == 0
+    assert budget.spent_queries == 2  # the service answered: the request was paid for
 
 
 def test_nan_in_a_reply_is_a_bad_reply(tmp_path, fake_classifier, make_query_images):

@@ -16,6 +16,7 @@ import pytest
 from audit.runner.run import run_probability_audit
 from audit.spending.budget import Budget
 from marks.kinds import make_mark
+from marks.store import MarkStore
 from providers.mock.classifier import MockClassifier
 
 SCRIPT = """
@@ -24,6 +25,7 @@ from pathlib import Path
 from audit.runner.run import run_probability_audit
 from audit.spending.budget import Budget
 from marks.kinds import make_mark
+from marks.store import MarkStore
 from providers.mock.classifier import MockClassifier
 
 root, log, delay = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
@@ -39,11 +41,15 @@ class SlowMock(MockClassifier):
         return super().classify(images)
 
 mark = make_mark("mine", "procedural", seed=7)
+store = MarkStore.open(root / "store")  # keeps the externals' secret key for the resume
+if "mine" not in store:
+    store.add(mark)
 model = SlowMock(["cat", "dog", "ship"], seed=3, planted={mark.fingerprint: ("cat", 25.0)})
 outcome = run_probability_audit(
     model, mark=mark, externals=[], label="cat", aux_dir=root / "aux", alpha=0.4,
-    method="calibrated", options={"n": 12, "externals": 4}, workspace=Path(sys.argv[4]),
-    budget=Budget(None, None, 0.0), report_dir=None,
+    method="calibrated", options={"n": 12, "externals": 4, "level": 0.2},
+    workspace=Path(sys.argv[4]),
+    budget=Budget(None, None, 0.0), report_dir=None, store=store,
 )
 print(json.dumps(outcome.to_json()))
 """
@@ -116,10 +122,11 @@ def test_killed_audit_resumes_without_paying_twice(tmp_path, make_image_folder):
         aux_dir=tmp_path / "aux",
         alpha=0.4,
         method="calibrated",
-        options={"n": 12, "externals": 4},
+        options={"n": 12, "externals": 4, "level": 0.2},
         workspace=tmp_path / "fresh-ws",
         budget=Budget(None, None, 0.0),
         report_dir=None,
+        store=MarkStore.open(tmp_path / "store"),  # the same secret externals
     ).to_json()
     assert uninterrupted["queries"]["billed"] == 60
     assert resumed["verdict"] == uninterrupted["verdict"] == "detected"

@@ -29,6 +29,8 @@ def test_every_verifier_plans_runs_and_reports(spec: MethodSpec, make_oracle) ->
     assert 0 < result.queries <= needs.max_queries
     assert result.p_value is None or 0 < result.p_value <= 1
     assert 0 < result.level < 1 and result.to_json()["verdict"] == result.verdict.value
+    assert result.calibration and result.exact_reason  # what produced p, and how exact
+    assert not result.exact or oracle.exchangeable
 
 
 def test_every_command_has_one_default_method() -> None:

@@ -7,10 +7,10 @@ import pytest
 from scipy import stats
 
 from audit.verifiers.calibration import calibrated_evidence, prediction_pvalue, rank_pvalue
-from audit.verifiers.label_scan import holm
+from audit.verifiers.mark_statistic import MarkStatistic
 from audit.verifiers.paper import paired_pvalue
 from audit.verifiers.rank import neg_ranks, wilcoxon_pvalue
-from audit.verifiers.simulation import clopper_pearson
+from audit.verifiers.simulation import clopper_pearson, largest_count_consistent
 from audit.verifiers.unpaired import welch_pvalue
 
 
@@ -37,14 +37,17 @@ def test_rank_pvalue_is_exact_under_exchangeability() -> None:
 def test_centring_removes_a_shift_common_to_all_labels() -> None:
     scores = np.zeros((3, 4, 5))
     scores[0] += 2.0  # the true mark moves every label together: not specific to j
-    assert calibrated_evidence(scores + 0.01 * np.arange(3)[:, None, None], 1, centre=True).t == 0
-    raw = calibrated_evidence(scores + np.array([0, 0.1, -0.1])[:, None, None], 1, centre=False)
-    assert raw.t > 10 and raw.per_image_shift == pytest.approx([2.0] * 4)
-
-
-def test_holm_matches_the_step_down_definition() -> None:
-    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
-    assert holm([0.2, 0.2]) == pytest.approx([0.4, 0.4])
+    centred = MarkStatistic(centre=True).per_image(
+        scores + 0.01 * np.arange(3)[:, None, None], "log_prob", 1
+    )
+    assert calibrated_evidence(centred).t == 0
+    raw = MarkStatistic(centre=False).per_image(
+        scores + np.array([0, 0.1, -0.1])[:, None, None], "log_prob", 1
+    )
+    evidence = calibrated_evidence(raw)
+    assert evidence.t is not None and evidence.t > 10
+    assert evidence.per_image_shift == pytest.approx([2.0] * 4)
+    assert evidence.p_rank == pytest.approx(1 / 3)
 
 
 def test_clopper_pearson() -> None:
@@ -52,6 +55,12 @@ def test_clopper_pearson() -> None:
     assert low == 0.0 and high == pytest.approx(0.0362, abs=1e-4)
     low, high = clopper_pearson(5, 10)
     assert (low, high) == pytest.approx((0.1871, 0.8129), abs=1e-4)
+
+
+def test_largest_count_consistent_is_a_binomial_quantile() -> None:
+    bound = largest_count_consistent(300, 0.01)
+    assert bound == stats.binom.ppf(0.999, 300, 0.01) == 10
+    assert stats.binom.sf(bound, 300, 0.01) <= 1e-3 < stats.binom.sf(bound - 1, 300, 0.01)
 
 
 def test_paired_welch_and_wilcoxon() -> None:
@@ -70,7 +79,9 @@ def test_paired_welch_and_wilcoxon() -> None:
     )
 
 
-def test_neg_ranks_truncate_beyond_top_k() -> None:
+def test_neg_ranks_truncate_beyond_top_k_and_share_ties() -> None:
     logp = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
     assert neg_ranks(logp).tolist() == [[-1, -2, -3, -4]]
     assert neg_ranks(logp, top_k=2).tolist() == [[-1, -2, -3, -3]]
+    # Labels a threshold service did not return (confidence 0) share one rank.
+    assert neg_ranks(np.array([[0.0, 0.9, 0.0, 0.4]])).tolist() == [[-3, -1, -3, -2]]

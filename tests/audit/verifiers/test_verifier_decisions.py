@@ -17,9 +17,11 @@ STRONG = 6.0
 
 @pytest.mark.parametrize("method", ["calibrated", "sequential", "paper", "rank"])
 def test_a_very_strong_isotope_is_detected(method: str, make_oracle) -> None:
-    options = {"n": 30} if method == "paper" else {}
+    options: dict = {"n": 30} if method == "paper" else {}
     if method in ("rank", "calibrated"):
         options = {"externals": 49, "n": 10, "calibration": "t"}
+    if method == "sequential":
+        options = {"externals": 49, "level": 0.02}
     result = build_verifier(method, **options).run(
         make_oracle(effect=STRONG, seed=7), Question("l0")
     )
@@ -39,33 +41,38 @@ def test_calibrated_reports_what_a_plot_needs(make_oracle) -> None:
     assert len(details["external_statistics"]) == 99
     assert len(details["per_image_shift"]) == 5
     assert details["true_statistic"] > max(details["external_statistics"])
-    assert details["p_t"] < 1e-4
+    assert result.rounds[0]["p_t"] < 1e-4
+    assert len(details["per_image_externals"]) == 99 and len(details["per_image_true"]) == 5
     assert "centred" in details["statistic"]
-
-
-def test_sequential_stops_early_both_ways(make_oracle) -> None:
-    marked = build_verifier("sequential").run(make_oracle(effect=STRONG), Question("l0"))
-    assert marked.verdict is Verdict.DETECTED and marked.queries == 100
-    assert marked.rounds[0]["decision"] == "detected"
-    assert marked.p_value <= 0.01
-    stopped = []
-    for seed in range(20):
-        result = build_verifier("sequential").run(make_oracle(seed=seed), Question("l0"))
-        assert result.verdict is Verdict.NOT_DETECTED
-        stopped.append(result.queries)
-    assert min(stopped) == 100  # futility stop after stage 1 for some clean models
+    assert details["p_floor"] == pytest.approx(0.01) and details["externals_compared"] == 99
+    assert (result.calibration, result.exact) == ("rank", True)
 
 
 def test_rank_works_on_top_k_output(make_oracle) -> None:
     oracle = make_oracle(effect=STRONG, statistic="neg_rank", top_k=3, n_external=99)
     result = build_verifier("rank").run(oracle, Question("l0"))
-    assert result.verdict is Verdict.DETECTED
+    assert result.verdict is Verdict.DETECTED and result.method == "rank"
     assert result.p_value == pytest.approx(0.01)  # exact rank p-value: 1 / (99 + 1)
     assert result.details["mean_rank_true"] < 2.5
+    assert (result.calibration, result.exact) == ("rank", True)
+    assert "rank" in result.null_hypothesis
     wilcoxon = build_verifier("rank", test="wilcoxon", externals=3, n=20).run(
         oracle, Question("l0")
     )
     assert wilcoxon.verdict is Verdict.DETECTED and len(wilcoxon.rounds[0]["p_per_external"]) == 3
+    assert not wilcoxon.exact and "natural" in wilcoxon.exact_reason
+
+
+def test_rank_from_log_probabilities_matches_rank_output(make_oracle) -> None:
+    """The rank command's methods test minus the rank even when given log-probabilities."""
+    full = make_oracle(effect=2.0, n_external=99, seed=4)
+    ranked = make_oracle(effect=2.0, n_external=99, seed=4, statistic="neg_rank")
+    for method in ("rank", "calibrated", "sequential"):
+        a = build_verifier(method, command="rank").run(full, Question("l0"))
+        b = build_verifier(method, command="rank").run(ranked, Question("l0"))
+        assert a.details["statistic"] == b.details["statistic"]
+        assert "rank" in a.details["statistic"]
+        assert (a.verdict, a.p_value) == (b.verdict, b.p_value), method
 
 
 def test_unpaired_welch(make_oracle) -> None:
@@ -79,27 +86,32 @@ def test_unpaired_welch(make_oracle) -> None:
 
 def test_distinguisher(make_oracle) -> None:
     planted = {1: ("l3", STRONG)}
-    both = make_oracle(effect=STRONG, planted=planted)
-    assert Distinguisher().run(both, Question("l0", "l3")).verdict is Verdict.DETECTED
-    fresh = make_oracle(effect=STRONG, planted=planted)
-    calibrated = Distinguisher(n=10, externals=20).run(fresh, Question("l0", "l3"))
-    assert calibrated.verdict is Verdict.DETECTED and calibrated.queries == 220
-    only_one = make_oracle(effect=STRONG)  # t_k was never learned
-    assert Distinguisher(n=10, externals=20).run(only_one, Question("l0", "l3")).verdict is (
-        Verdict.NOT_DETECTED
+    both = make_oracle(effect=STRONG, planted=planted, n_external=100)
+    calibrated = Distinguisher().run(both, Question("l0", "l3"))
+    assert calibrated.verdict is Verdict.DETECTED and calibrated.queries == 101 * 5
+    assert calibrated.p_value == pytest.approx(0.01)
+    assert (calibrated.calibration, calibrated.exact) == ("rank, both marks", True)
+    only_one = make_oracle(effect=STRONG, n_external=100)  # t_k was never learned
+    result = Distinguisher().run(only_one, Question("l0", "l3"))
+    assert result.verdict is Verdict.NOT_DETECTED and result.rounds[0]["p_label"] == 0.01
+    paired = Distinguisher(externals=0).run(
+        make_oracle(effect=STRONG, planted=planted), Question("l0", "l3")
     )
+    assert paired.verdict is Verdict.DETECTED and paired.queries == 2 * 25
+    assert not paired.exact and "--externals 0" in paired.exact_reason
     with pytest.raises(ValueError, match="must differ"):
         Distinguisher().run(both, Question("l0", "l0"))
 
 
-def test_label_scan_finds_the_label_with_holm(make_oracle) -> None:
-    oracle = make_oracle(effect=STRONG, label="l4")
+def test_label_scan_finds_the_label_with_max_t(make_oracle) -> None:
+    oracle = make_oracle(effect=STRONG, label="l4", n_external=99)
     result = LabelScan().run(oracle, Question())
-    assert result.verdict is Verdict.DETECTED
+    assert result.verdict is Verdict.DETECTED and result.p_value == pytest.approx(0.01)
     assert result.label == "l4" and result.details["detected_labels"] == ["l4"]
     assert len(result.rounds) == 10 and result.queries == 500
-    clean = LabelScan().run(make_oracle(seed=3), Question())
-    assert clean.verdict is Verdict.NOT_DETECTED
+    assert (result.calibration, result.exact) == ("max-T rank", True)
+    clean = LabelScan().run(make_oracle(seed=3, n_external=99), Question())
+    assert clean.verdict is Verdict.NOT_DETECTED and clean.p_value > 0.01
     with pytest.raises(ValueError, match="not known"):
         LabelScan(labels=["zebra"]).run(oracle, Question())
 

@@ -15,7 +15,6 @@ from providers.azure.credentials import key_auth
 from providers.azure.errors import ErrorTranslator
 from providers.errors import (
     BadImageError,
-    BadReplyError,
     PermanentError,
     RateLimitedError,
     TransientError,
@@ -54,7 +53,8 @@ def _status(status: int, message: str = "refused") -> HttpResponseError:
         (ServiceResponseTimeoutError("read timed out"), TransientError, "read timed out"),
         (IncompleteReadError("cut off"), TransientError, "IncompleteReadError"),
         (HttpResponseError(message="Response ended prematurely"), TransientError, "prematurely"),
-        (DecodeError("JSON is invalid"), BadReplyError, "not valid JSON"),
+        # A garbled body is retried: the same request asked again gets a whole reply.
+        (DecodeError("JSON is invalid"), TransientError, "not valid JSON"),
     ],
 )
 def test_translation(exc, kind, says):

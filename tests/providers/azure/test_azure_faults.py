@@ -19,7 +19,7 @@ TAGS = ("sky", "grass", "sand", "snow")
 TIMEOUT = 0.25  # the client's; a slow reply takes longer
 SLOW = 0.5
 RETRY_AFTER = 0.05
-RETRIED_KINDS = ("429_retry_after", "429", "500", "503", "slow", "drop")
+RETRIED_KINDS = ("429_retry_after", "429", "500", "503", "slow", "drop", "malformed_json")
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ RETRIED_KINDS = ("429_retry_after", "429", "500", "503", "slow", "drop")
         ("503", TransientError, None),
         ("slow", TransientError, None),
         ("drop", TransientError, None),
-        ("malformed_json", BadReplyError, None),
+        ("malformed_json", TransientError, None),
     ],
 )
 def test_each_fault_becomes_its_error_after_exactly_one_request(
@@ -86,14 +86,37 @@ def test_a_429_without_retry_after_is_retried_with_backoff(make_tagger, fake, qu
     assert len(waits) == 2 and all(0.0 <= w <= 0.4 for w in waits)
 
 
-def test_a_malformed_reply_is_not_retried(make_tagger, fake, query):
+def test_a_malformed_reply_is_retried_with_backoff_and_then_answered(make_tagger, fake, query):
     tagger = make_tagger()
+    [clean] = tagger.classify([query("sky")])
     fake.faults = FaultPlan(rate=1.0, kinds=("malformed_json",))
     waits: list[float] = []
-    policy = RetryPolicy(max_attempts=5, sleep=waits.append)
-    with pytest.raises(BadReplyError, match="not valid JSON"):
+    policy = RetryPolicy(max_attempts=3, initial_backoff_s=0.2, sleep=waits.append)
+    with pytest.raises(TransientError, match=r"gave up after 3 attempt.*not valid JSON"):
         policy.call(tagger.classify, [query("sky")], operation="azure classify")
-    assert fake.faults.injected["malformed_json"] == 1 and waits == []
+    assert fake.faults.injected["malformed_json"] == 3
+    assert len(waits) == 2 and all(0.0 <= w <= 0.4 for w in waits)
+    # Once the garbling stops, the retried request gets the same answer as before.
+    fake.faults = FaultPlan(rate=0.5, kinds=("malformed_json",), seed=1)
+    again = RetryPolicy(max_attempts=10, initial_backoff_s=0.0, sleep=waits.append)
+    assert again.call(tagger.classify, [query("sky")], operation="azure classify") == [clean]
+
+
+def test_a_reply_of_the_wrong_shape_is_not_retried(make_tagger, fake, query, monkeypatch):
+    # Valid JSON that is not an analyze result will not improve when asked again.
+    from providers.azure import tagger as tagger_module
+
+    def wrong_shape(reply: object, *, threshold: float | None = None) -> object:
+        raise tagger_module.MalformedReplyError("tagsResult.values is missing")
+
+    monkeypatch.setattr(tagger_module, "parse_tags", wrong_shape)
+    tagger = make_tagger()
+    before = len(fake.served)
+    waits: list[float] = []
+    policy = RetryPolicy(max_attempts=5, sleep=waits.append)
+    with pytest.raises(BadReplyError, match=r"tagsResult\.values is missing"):
+        policy.call(tagger.classify, [query("sky")], operation="azure classify")
+    assert len(fake.served) == before + 1 and waits == []
 
 
 def test_the_connection_pool_recovers_after_drops(make_tagger, fake, query):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import threading
 import time
@@ -66,7 +67,9 @@ def test_endpoint_resource_and_info(server: BackgroundServer) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["status"] == "NOT_FOUND"
 
 
-def test_predict_sorted_full_distribution(server: BackgroundServer, images: np.ndarray) -> None:
+def test_predict_sorted_full_distribution(
+    server: BackgroundServer, images: np.ndarray, tiny_model: Path
+) -> None:
     reply = _predict(
         server.base_url,
         [{"content": _png(im), "mimeType": "image/png"} for im in images[:3]],
@@ -74,7 +77,12 @@ def test_predict_sorted_full_distribution(server: BackgroundServer, images: np.n
     )
     assert reply.status_code == 200, reply.text
     body = reply.json()
-    assert body["deployedModelId"].isdigit() and body["modelVersionId"] == "1"
+    # The version is the model file's digest, in every reply, the resource and /model.
+    version = "sha256:" + hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    assert body["deployedModelId"].isdigit() and body["modelVersionId"] == version
+    resource = requests.get(f"{server.base_url}{RESOURCE}", timeout=10).json()
+    assert resource["deployedModels"][0]["modelVersionId"] == version
+    assert requests.get(f"{server.base_url}/model", timeout=10).json()["modelVersionId"] == version
     assert body["model"].startswith("projects/p1/locations/us-central1/models/")
     for pred in body["predictions"]:
         conf = pred["confidences"]
@@ -121,8 +129,16 @@ def test_client_matches_the_model(server: BackgroundServer, tiny_model: Path) ->
     x = colour_images(10, seed=2)[0]
     client = LocalClassifier(server.base_url, max_batch=7, max_concurrency=3)
     assert client.labels() == ["blue", "green", "red"]
-    assert client.target.startswith(server.base_url) and "@" in client.target
+    assert (
+        client.target
+        == f"{server.base_url}/v1/projects/local/locations/us-central1/endpoints/local"
+    )
     scores = client.classify([QueryImage.from_array(im, base=str(i)) for i, im in enumerate(x)])
+    # Every reply names the model file that answered, as model_identity does for free.
+    version = "sha256:" + hashlib.sha256(tiny_model.read_bytes()).hexdigest()
+    identity = client.model_identity()
+    assert identity is not None and identity.endswith(f";version={version}")
+    assert {s.model for s in scores} == {identity}
     direct = Predictor(tiny_model, device="cpu").predict(x)
     assert len(scores) == 30 and all(s.mode is OutputMode.FULL for s in scores)
     got = np.array([[s.get(n) for n in ["blue", "green", "red"]] for s in scores])

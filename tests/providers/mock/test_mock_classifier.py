@@ -80,6 +80,7 @@ class _ClassifierOracle:
     """A minimal ScoreOracle over the mock's ``classify`` (the runner has the real one)."""
 
     statistic = "log_prob"
+    exchangeable = True  # the mock's marks are i.i.d. draws of one distribution
 
     def __init__(self, mock: MockClassifier, n_images: int, n_external: int) -> None:
         self.mock, self.labels = mock, mock.labels()

@@ -18,6 +18,7 @@ from audit.spending.budget import Budget
 from audit.spending.ledger import Ledger
 from audit.verifiers.verdict import Verdict
 from fixtures.fake_vertex.faults import FAULT_KINDS, FaultPlan
+from marks.store import MarkStore
 from providers.rate_limit import RateLimiter
 from providers.retry import RetryPolicy
 from providers.vertex.predict import VertexClassifier
@@ -75,7 +76,10 @@ def test_clean_dataset_is_not_detected(cloud, clean_endpoint, true_mark, aux_dir
 def test_faults_change_nothing_but_the_retries(
     cloud, marked_endpoint, true_mark, aux_dir, tmp_path, faults
 ):
-    calm, _ = audit(cloud, marked_endpoint.endpoint, true_mark, aux_dir, tmp_path / "calm")
+    store = MarkStore.open(tmp_path / "store")  # both audits: the same secret externals
+    calm, _ = audit(
+        cloud, marked_endpoint.endpoint, true_mark, aux_dir, tmp_path / "calm", store=store
+    )
     plan = faults(FaultPlan(rate=0.2, seed=3, slow_s=1.2, retry_after_s=0.05))
     sent_before = len(cloud.fake.predict_log)
     retry = RetryPolicy(
@@ -92,6 +96,7 @@ def test_faults_change_nothing_but_the_retries(
         max_instances=2,  # more requests, so every kind of fault shows up
         budget=budget,
         retry=retry,
+        store=store,
     )
     requests = cloud.fake.predict_log[sent_before:]
     assert sum(1 for *_, fault in requests if fault) == sum(plan.injected.values()) > 0

@@ -154,7 +154,7 @@ def test_bad_predictions_are_bad_replies():
     classifier = VertexClassifier(LOCAL_ENDPOINT, labels=SERVED_LABELS)
     extra: dict = {}
     good = {"displayNames": ["cat"], "confidences": [0.9]}
-    assert classifier._parse(good, extra, operation="op").mode is OutputMode.TOP_K
+    assert classifier._parse(good, extra, "m", operation="op").mode is OutputMode.TOP_K
     for bad in (
         ["not", "an", "object"],
         {"displayNames": ["cat"]},
@@ -166,7 +166,7 @@ def test_bad_predictions_are_bad_replies():
         {"displayNames": [], "confidences": []},
     ):
         with pytest.raises(BadReplyError, match=r"^op: "):
-            classifier._parse(bad, extra, operation="op")
+            classifier._parse(bad, extra, None, operation="op")
 
 
 @pytest.mark.parametrize(

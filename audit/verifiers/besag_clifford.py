@@ -1,0 +1,193 @@
+"""The exact sequential test (Besag & Clifford, 1991): the rank test that stops early.
+
+The fixed rank test queries the true mark and K externals on the same n images and
+detects iff p = (1 + c)/(K + 1) ≤ level, where c = #{externals scoring ≥ the true
+mark}. With h = ⌊level · (K + 1)⌋ that is: detected iff c ≤ h − 1.
+
+The sequential test fixes the n images and queries the true mark on them first, then
+queries the externals in a random order, a batch at a time, and stops with "not
+detected" as soon as h externals have scored at least as high as the true mark.
+
+**Same decisions as the fixed test, on the same oracle.** Each mark's statistic
+depends only on its own replies on the fixed images (``mark_statistic``), so an
+external scores ≥ the true mark in the sequential test exactly when it does in the
+fixed one. If c ≥ h, the h-th such external is met at some point of the order and
+the sequential test stops with "not detected" — as the fixed test decides. If
+c ≤ h − 1 it never meets h of them, examines all K externals and detects, with
+the same c and the same p as the fixed test. The order changes only *when* it stops,
+never *what* it decides. Hence the false-positive rate is exactly the fixed test's:
+P(c ≤ h − 1 | H0) = h/(K + 1) ≤ level when the marks are exchangeable (ties only
+lower it), while on clean models the h-th higher external usually comes within the
+first batch.
+
+**p-value.** When it runs to the end, p = (1 + c)/(K + 1), the fixed test's. When it
+stops at the L-th external examined, p = max(h/L, (h + 1)/(K + 1)): h/L is Besag and
+Clifford's sequential p-value (P(p ≤ a) ≤ a under exchangeability), and the fixed
+test's p after h exceedances is at least (h + 1)/(K + 1); taking the larger keeps it
+valid and makes p ≤ level exactly when the test detects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.errors import BudgetExhausted
+from audit.queries.oracle import TRUE_MARK, ScoreOracle
+from audit.verifiers.budget_spent import budget_spent
+from audit.verifiers.exactness import (
+    check_reachable,
+    rank_calibration,
+    smallest_rank_p,
+    tolerated,
+)
+from audit.verifiers.inputs import (
+    check_at_least,
+    check_externals,
+    check_images,
+    check_level,
+    image_order,
+    label_index,
+    require_label,
+)
+from audit.verifiers.mark_statistic import MarkStatistic
+from audit.verifiers.protocol import Needs, Question
+from audit.verifiers.result import verdict_from_p, verifier_result
+from audit.verifiers.verdict import VerifierResult
+
+
+def external_order(externals: int, seed: int) -> np.ndarray:
+    """A seeded random order of the external marks 1..K (independent of the image order)."""
+    return 1 + np.random.default_rng([seed, 0xBE5A6]).permutation(externals)
+
+
+def sequential_pvalue(exceeded: int, examined: int, externals: int, tolerance: int) -> float:
+    """The test's p-value after ``examined`` externals of which ``exceeded`` scored ≥ the true
+    mark: the fixed test's when all K were examined, else max(h/L, (h + 1)/(K + 1))."""
+    if exceeded >= tolerance:
+        return max(tolerance / examined, (tolerance + 1) / (externals + 1))
+    return (1 + exceeded) / (externals + 1)
+
+
+class SequentialVerifier:
+    """The rank test against K externals, stopping at the h-th external scoring ≥ the mark.
+
+    Null hypothesis: as for ``calibrated`` — the model did not learn the mark, so its
+    effect on label j is one more draw from the distribution of the effects of the
+    external marks (same family, same images). Decisions are identical to the fixed
+    rank test with the same K, n, images and level (see the module docstring), so its
+    false-positive rate is exact when the oracle's externals are exchangeable with the
+    true mark; otherwise the result is labelled approximate. ``batch`` externals are
+    queried per step (each on the n images). Works on log-probabilities and, with
+    ``statistic="rank"`` or a rank oracle, on minus the rank of label j.
+    """
+
+    name = "sequential"
+
+    def __init__(
+        self,
+        *,
+        n: int = 5,
+        externals: int = 99,
+        batch: int = 10,
+        level: float = 0.01,
+        centre: bool = True,
+        statistic: str = "auto",
+        top_k: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        check_at_least(n, 2, "n (images)")
+        check_at_least(externals, 1, "externals")
+        check_at_least(batch, 1, "batch (externals per step)")
+        self.n = n
+        self.n_external = externals
+        self.batch = min(batch, externals)
+        self.level = check_level(level)
+        check_reachable(externals, self.level, "the sequential rank test")
+        self.tolerance = tolerated(externals, self.level)
+        self.statistic = MarkStatistic(statistic, centre, top_k)
+        self.seed = seed
+        self.null_hypothesis = (
+            "the model did not learn the mark: its effect on label j is one more draw from "
+            f"the distribution of the effects of {externals} external marks of the same "
+            "family on the same images (rank test, stopped as soon as its decision is known)"
+        )
+
+    def needs(self, n_images_available: int) -> Needs:
+        """First step: the true mark and one batch; worst case every mark, on n images."""
+        n = min(self.n, n_images_available)
+        return Needs(1, self.n_external, self.n, (1 + self.batch) * n, (1 + self.n_external) * n)
+
+    def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
+        """Query the true mark, then externals in random order until the decision is known."""
+        label = require_label(question)
+        j = label_index(oracle, label)
+        check_images(self.n, oracle)
+        check_externals(self.n_external, oracle)
+        calibration = rank_calibration(oracle, self.n_external, name="sequential rank")
+        images = image_order(oracle.n_images, self.seed)[: self.n]
+        order = external_order(self.n_external, self.seed)
+        h, k = self.tolerance, self.n_external
+        rounds: list[dict] = []
+        true_values: np.ndarray | None = None
+        x0 = 0.0
+        seen_values: list[np.ndarray] = []
+        exceeded = examined = 0
+        for start in range(0, k, self.batch):
+            batch = [int(m) for m in order[start : start + self.batch]]
+            marks = batch if true_values is not None else [TRUE_MARK, *batch]
+            try:
+                scores = oracle.query(marks, images)
+            except BudgetExhausted:
+                return budget_spent(
+                    self, oracle, label, level=self.level, calibration=calibration, rounds=rounds
+                )
+            values = self.statistic.per_image(scores, oracle.statistic, j)
+            means = values.mean(axis=1)  # as the fixed test computes them, row by row
+            if true_values is None:
+                true_values, x0 = values[0], float(means[0])
+                values, means = values[1:], means[1:]
+            for row, mean in zip(values, means, strict=True):
+                seen_values.append(row)  # shown in the report even after the stop
+                if exceeded < h:  # the order's position of the h-th exceedance is L
+                    examined += 1
+                    exceeded += bool(mean >= x0)
+            rounds.append(
+                {
+                    "step": len(rounds) + 1,
+                    "externals_queried": start + len(batch),
+                    "externals_examined": examined,
+                    "exceedances": exceeded,
+                    "queries": oracle.queries_used(),
+                }
+            )
+            if exceeded >= h:
+                break
+        assert true_values is not None  # K ≥ 1, so at least one step ran
+        p = sequential_pvalue(exceeded, examined, k, h)
+        verdict = verdict_from_p(p, self.level)
+        externals = np.array(seen_values)
+        return verifier_result(
+            self,
+            oracle,
+            label,
+            verdict=verdict,
+            p_value=p,
+            level=self.level,
+            calibration=calibration,
+            rounds=rounds,
+            details={
+                "statistic": self.statistic.describe(oracle.statistic),
+                "externals_planned": k,
+                "externals_compared": examined,  # L: up to the h-th exceedance
+                "externals_queried": len(seen_values),
+                "tolerated": h,
+                "stopped_early": examined < k,
+                "p_floor": smallest_rank_p(k),
+                "images": [int(b) for b in np.asarray(images)],
+                "true_statistic": x0,
+                "external_statistics": [float(v) for v in externals.mean(axis=1)],
+                "per_image_true": [float(v) for v in true_values],
+                "per_image_externals": [[float(v) for v in row] for row in externals],
+                "per_image_shift": [float(v) for v in true_values - externals.mean(axis=0)],
+            },
+        )
