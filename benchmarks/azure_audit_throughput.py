@@ -40,7 +40,7 @@ from fixtures.fake_azure.quota import Quota
 from fixtures.fake_azure.tag_model import MARKED_EPOCHS, MarkedTag, scene, train_tagger
 from marks.kinds import make_mark
 from marks.store import MarkStore
-from providers.local.server import BackgroundServer
+from providers.http.background_server import BackgroundServer
 
 TAG = "portrait"
 AUX_TAGS = ("sky", "grass", "snow", "sand")

@@ -38,7 +38,7 @@ from fixtures.fake_azure.tag_model import TAGS, scene, train_tagger
 from providers.azure.credentials import key_auth
 from providers.azure.spec import SPEC
 from providers.azure.tagger import AzureTagger
-from providers.local.server import BackgroundServer
+from providers.http.background_server import BackgroundServer
 from providers.query import QueryImage
 from providers.rate_limit import RateLimiter
 from providers.retry import RetryPolicy

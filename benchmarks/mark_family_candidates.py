@@ -138,9 +138,9 @@ def dead_leaves_pil(
 ) -> Generated:
     """Dead leaves as measured: the same draws as ``marks.dead_leaves``, drawn by PIL.
 
-    ``marks.dead_leaves`` rasterizes the same discs with numpy (platform-independent);
-    edge pixels differ, by under one grey level on average at 32 px (checked in
-    ``tests/marks/test_dead_leaves.py``'s companion benchmark note).
+    ``marks.dead_leaves`` rasterizes the same discs with numpy (platform-independent):
+    over 200 seeds at min radius 0.06, 1.3 % of pixels differ at 256 px (disc edges)
+    and the 32 px versions differ by 0.95 grey levels on average (at most 1.3).
     """
     lo, hi = min_radius * size, MAX_RADIUS * size
     count = disc_count(size, min_radius)

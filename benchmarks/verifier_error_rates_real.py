@@ -1,21 +1,50 @@
-"""Natural mark-to-mark spread and verifier error rates on real trained models.
+"""The judge: detection and false-positive rates on real trained models, through the CLI.
 
-Trains small CNNs (``providers.local.trainer``) on ``../shared/data/cifar10_subset.npz``:
-one clean, one whose "cat" images carry a procedural isotope (α = 0.4, p = 0.1) and
-one whose "cat" images carry a photo isotope. Then blends every mark of two families
-into auxiliary test images (not cats) and records log-probabilities:
+Every step is one of the product's own commands, run as a person would run it (a
+subprocess of ``isotope``): for each dataset and each seed,
 
-- photo marks: the photos in ``../shared/data/mark-photos`` (``blend`` kind);
-- procedural marks: 60 seeds of ``marks.kinds`` ``procedural``.
+- **marked**: ``isotope marks new`` (the default kind) makes the person's mark;
+  ``isotope mark`` blends it into the person's photos of label j with the defaults
+  (α 0.4, p 0.1); the model trainer's folder is every other label's training images
+  plus the posted copies as label j; ``isotope train`` trains it.
+- **clean**: the same, but the model is trained on the training set as it is (the mark
+  is made and never posted).
+- **surrogates**: ``isotope surrogate train`` on the person's own data: their original
+  photos of label j, a random half of the other labels' training images and the
+  held-out images not used as auxiliary images; ``--decoys 3`` by default.
+- **audit**: the model is served locally (``serve_in_background``, the server of
+  ``isotope serve``) and audited with ``isotope audit probability --provider local``
+  (the default verifier: calibrated rank test, n 5, K 99 externals of the mark's own
+  family, level 0.01), once without and once with ``--surrogate``. Audit i of a
+  marked model and audit i of a clean model use the same auxiliary images
+  (``--seed i``), so their externals' statistics can be compared.
 
-Measured, per family: the natural spread of the per-mark mean log p(cat) over 200
-images (raw and centred), the per-image noise, the paired-test fact (two
-marks, n = 50, p < 0.1), and the calibrated verifier's false-positive rate on the
-clean model by leave-one-out (each mark in turn plays the "true" mark against the
-others, every label in turn plays j), and its true-positive rate on the marked models.
+Reported per dataset, without and with surrogates: TPR (marked models detected) and
+FPR (clean models detected), audits = models, with Clopper-Pearson 95 % intervals;
+the lead (the true mark's z among its 99 externals; after adjustment for the
+surrogate run); family transfer (on marked model i, the externals' mean statistic
+minus their mean on clean model i, in natural spreads: the externals' SD on clean
+model i); queries billed per audit. The null hypothesis of every audit: the model
+did not learn the mark. On clean models that is true, so every detection there is
+a false positive, and the exact test promises FPR ≤ 0.01.
 
-Run: ``python benchmarks/verifier_error_rates_real.py [--epochs 25]`` (a few minutes
-on 2 CPU cores). Writes ``benchmarks/results/verifier_error_rates_real.json``.
+Data: ``--data DIR`` holding ``cifar10_subset.npz`` and ``tiny-imagenet-10/`` (default
+``../shared/data`` beside the repository; see its README for the terms). Work files
+(models, stores, reports) go to ``--work`` (default under ``benchmarks/results/``,
+git-ignored); a rerun reuses every finished unit. Results: ``--out`` (JSON) and the
+same table in Markdown beside it.
+
+Reduced CPU run (2 cores, under an hour; CIFAR only, 2 marked + 2 clean, 10 epochs):
+
+    python benchmarks/verifier_error_rates_real.py --quick
+
+Full run on a GPU (both datasets, 10 + 10 models each, 25 epochs, 12 units at a time;
+``--budget`` starts no unit after that many seconds, and the table covers the units
+that finished):
+
+    python benchmarks/verifier_error_rates_real.py --datasets cifar10,tiny10 \\
+        --marked 10 --clean 10 --epochs 25 --device cuda --jobs 12 --threads 1 --budget 300 \\
+        --data DATA
 """
 
 from __future__ import annotations
@@ -23,232 +52,487 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
+import shutil
+import subprocess
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from audit.verifiers.protocol import Question
-from audit.verifiers.registry import build_verifier
-from audit.verifiers.verdict import Verdict
-from marks.blend import blend
-from marks.kinds import make_mark
-from marks.mark import Mark
-from providers.local.predictor import Predictor
-from providers.local.trainer import train_arrays
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-ALPHA = 0.4
-FRACTION = 0.1
-TARGET = "cat"
-N_AUX = 200
-N_PROCEDURAL = 60
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+DEFAULT_WORK = HERE / "results" / "real_models"
+DEFAULT_OUT = HERE / "results" / "verifier_error_rates_real.json"
+TARGETS = {"cifar10": "cat", "tiny10": "n02124075"}  # label j: cat / Egyptian cat
+N_AUX = 200  # auxiliary images (test images not of label j); the verifier uses 5
+LEVEL = 0.01  # the default verifier's level
+ROLES = ("marked", "clean")
+VARIANTS = ("raw", "surrogate")
+if str(REPO) not in sys.path:  # the product's modules, without installing it (a bare GPU box)
+    sys.path.insert(0, str(REPO))
 
 
-class ArrayOracle:
-    """A ``ScoreOracle`` over precomputed log-probabilities (marks, images, labels)."""
-
-    statistic = "log_prob"
-    exchangeable = True  # rows: marks of one family, the "true" one drawn at random
-
-    def __init__(self, log_probs: np.ndarray, labels: list[str], rows: list[int]) -> None:
-        self.labels = labels
-        self._scores = log_probs[rows]  # rows[0] is the true mark, the rest externals
-        self.n_external = len(rows) - 1
-        self.n_images = log_probs.shape[1]
-        self._asked: set[tuple[int, int]] = set()
-
-    def query(self, marks, images) -> np.ndarray:
-        self._asked |= {(int(m), int(b)) for m in marks for b in images}
-        return self._scores[np.asarray(marks)][:, np.asarray(images)]
-
-    def queries_used(self) -> int:
-        return len(self._asked)
+class StepFailed(RuntimeError):
+    """A command of the product failed; the message holds its command line and stderr."""
 
 
-def train_model(x, y, labels, out: Path, epochs: int, seed: int) -> Predictor:
-    """Train on (x, y) and load the result."""
-    result = train_arrays(x, y, labels, out, epochs=epochs, device="cpu", seed=seed)
-    print(f"  trained {out.name}: val acc {result.val_acc:.3f} in {result.seconds:.0f} s")
-    return Predictor(result.model_path, device="cpu")
+@dataclass(frozen=True)
+class Settings:
+    """What every unit of the run shares."""
+
+    data: str
+    work: str
+    epochs: int
+    decoys: int
+    device: str
+    threads: int
 
 
-def with_isotope(x, y, j: int, mark: Mark, seed: int) -> np.ndarray:
-    """A copy of x where a fraction of label j's images carry ``mark``."""
-    rng = np.random.default_rng(seed)
-    idx = np.flatnonzero(y == j)
-    chosen = rng.choice(idx, size=round(FRACTION * len(idx)), replace=False)
-    marked = x.copy()
-    marked[chosen] = blend(x[chosen], mark, ALPHA)
-    return marked
+@dataclass(frozen=True)
+class Unit:
+    """One model to train, serve and audit: (dataset, role, index)."""
+
+    dataset: str
+    role: str  # marked | clean
+    index: int
+
+    @property
+    def name(self) -> str:
+        """``marked3``."""
+        return f"{self.role}{self.index}"
 
 
-def score_marks(model: Predictor, aux: np.ndarray, marks: list[Mark]) -> np.ndarray:
-    """log p (marks, images, labels) of every mark blended into every aux image."""
-    rows = [np.log(np.clip(model.predict(blend(aux, mark, ALPHA)), 1e-12, None)) for mark in marks]
-    return np.stack(rows)
+# --- running the product ------------------------------------------------------------
 
 
-def spread(scores: np.ndarray, j: int, centre: bool) -> dict:
-    """Natural spread of per-mark means and per-image noise, for label j."""
-    x = scores[:, :, j] - (scores.mean(axis=2) if centre else 0.0)
-    means = x.mean(axis=1)
-    resid = x - means[:, None] - x.mean(axis=0)[None, :] + x.mean()
-    return {
-        "mark_sd": float(means.std(ddof=1)),
-        "noise_sd": float(resid.std(ddof=1)),
+def isotope(*args: str, threads: int, log: Path) -> str:
+    """Run ``isotope ARGS`` as a subprocess of this interpreter; its stdout.
+
+    The command line is the product's (``audit.cli.app.main``), run from the
+    repository so it needs no installation; stderr goes to ``log``.
+    """
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
     }
-
-
-def paired_fact(scores: np.ndarray, j: int, rng: np.random.Generator, trials: int = 400) -> float:
-    """Share of paired one-sided t-tests (two marks, n = 50, probabilities) with p < 0.1."""
-    hits = 0
-    for _ in range(trials):
-        a, b = rng.choice(len(scores), size=2, replace=False)
-        imgs = rng.choice(scores.shape[1], size=50, replace=False)
-        pa, pb = np.exp(scores[a, imgs, j]), np.exp(scores[b, imgs, j])
-        hits += stats.ttest_rel(pa, pb, alternative="greater").pvalue < 0.1
-    return hits / trials
-
-
-def loo_pvalues(scores, labels, y_aux, k: int, n: int, rng, per_label: int) -> list[float]:
-    """Calibrated p-values with each mark in turn as the 'true' one (clean model)."""
-    pvalues = []
-    verifier = build_verifier("calibrated", externals=k, n=n, level=0.01, calibration="t")
-    for j, label in enumerate(labels):
-        keep = np.flatnonzero(y_aux != j)
-        for _ in range(per_label):
-            rows = [int(r) for r in rng.choice(len(scores), size=k + 1, replace=False)]
-            oracle = ArrayOracle(scores[:, keep], labels, rows)
-            verifier.seed = int(rng.integers(1 << 30))
-            pvalues.append(verifier.run(oracle, Question(label)).p_value)
-    return pvalues
-
-
-def main() -> None:
-    """Train, score, measure, print, save."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path(__file__).parent / "results" / "verifier_error_rates_real.json",
-    )
-    args = parser.parse_args()
-    if not (DATA / "cifar10_subset.npz").exists():
-        raise SystemExit(f"missing {DATA / 'cifar10_subset.npz'}: this benchmark needs shared/data")
+    command = [sys.executable, "-c", "from audit.cli.app import main; main()", *args]
     started = time.perf_counter()
-    data = np.load(DATA / "cifar10_subset.npz")
-    labels = [str(s) for s in data["label_names"]]
-    j = labels.index(TARGET)
-    x, y = data["x_train"], data["y_train"].astype(int)
-    rng = np.random.default_rng(args.seed)
-    aux_idx = rng.choice(np.flatnonzero(data["y_test"] != j), size=N_AUX, replace=False)
-    aux, y_aux = data["x_test"][aux_idx], data["y_test"][aux_idx].astype(int)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+    seconds = time.perf_counter() - started
+    with log.open("a") as handle:
+        handle.write(f"$ isotope {' '.join(args)}  # {seconds:.1f} s\n{done.stderr}\n")
+    if done.returncode != 0:
+        raise StepFailed(f"isotope {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    return done.stdout
 
-    photos = sorted(p for p in (DATA / "mark-photos").iterdir() if p.suffix in (".png", ".jpg"))
-    photo_marks = [make_mark(p.stem, "blend", seed=0, image=p) for p in photos]
-    procedural = [make_mark(f"proc{s}", "procedural", seed=s) for s in range(N_PROCEDURAL)]
-    proc_isotope = make_mark("proc-isotope", "procedural", seed=10_000)
-    photo_isotope = next(m for m in photo_marks if "rocket" in m.name)
-    photo_externals = [m for m in photo_marks if m is not photo_isotope]
 
-    report: dict = {"alpha": ALPHA, "fraction": FRACTION, "label": TARGET, "aux": N_AUX}
-    with tempfile.TemporaryDirectory() as tmp:
-        models = {
-            "clean": train_model(x, y, labels, Path(tmp, "clean.pt"), args.epochs, args.seed),
-            "procedural_isotope": train_model(
-                with_isotope(x, y, j, proc_isotope, args.seed),
-                y,
-                labels,
-                Path(tmp, "proc.pt"),
-                args.epochs,
-                args.seed,
-            ),
-            "photo_isotope": train_model(
-                with_isotope(x, y, j, photo_isotope, args.seed),
-                y,
-                labels,
-                Path(tmp, "photo.pt"),
-                args.epochs,
-                args.seed,
-            ),
-        }
-        scored = {
-            name: {
-                "photo": score_marks(model, aux, [photo_isotope, *photo_externals]),
-                "procedural": score_marks(model, aux, [proc_isotope, *procedural]),
-            }
-            for name, model in models.items()
-        }
+def last_json(stdout: str) -> dict:
+    """The one JSON object a ``--json`` command printed (indented, or on its last line)."""
+    try:
+        return json.loads(stdout)
+    except json.JSONDecodeError:
+        return json.loads(stdout.strip().splitlines()[-1])
 
-    clean = scored["clean"]
-    families = {}
-    for family, scores in clean.items():
-        ext = scores[1:]  # row 0 is the isotope mark, unseen by the clean model
-        families[family] = {
-            "marks": len(ext),
-            "raw": spread(ext, j, centre=False),
-            "centred": spread(ext, j, centre=True),
-            "paired_test_rate_n50_lambda0.1": paired_fact(ext, j, rng),
-        }
-    report["natural_spread_clean_model"] = families
 
-    k, n = 49, 10
-    loo = loo_pvalues(clean["procedural"][1:], labels, y_aux, k, n, rng, per_label=40)
-    loo_small = loo_pvalues(clean["photo"][1:], labels, y_aux, 9, 10, rng, per_label=40)
-    report["clean_model_leave_one_out"] = {
-        "procedural_K49_n10": {
-            "audits": len(loo),
-            "fpr_0.01": float(np.mean(np.asarray(loo) <= 0.01)),
-            "fpr_0.05": float(np.mean(np.asarray(loo) <= 0.05)),
-        },
-        "photo_K9_n10": {
-            "audits": len(loo_small),
-            "fpr_0.01": float(np.mean(np.asarray(loo_small) <= 0.01)),
-            "fpr_0.05": float(np.mean(np.asarray(loo_small) <= 0.05)),
-        },
+# --- data -------------------------------------------------------------------------
+
+
+def missing_data(data: Path, datasets: list[str]) -> list[str]:
+    """What of ``data`` the datasets need and is absent (empty when all is there)."""
+    need = {"cifar10": data / "cifar10_subset.npz", "tiny10": data / "tiny-imagenet-10"}
+    return [str(need[name]) for name in datasets if not need[name].exists()]
+
+
+def _write_png(path: Path, pixels: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+
+
+def _link(target: Path, link: Path) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(target.resolve())
+
+
+def prepare_dataset(name: str, data: Path, work: Path) -> Path:
+    """Files on disk, once: ``train/<label>/``, ``aux/<label>/`` and ``spare/<label>/``.
+
+    Auxiliary images: ``N_AUX`` held-out images not of label j (fixed seed); spare: the
+    other held-out images, part of the person's surrogate data. CIFAR arrays are
+    written as PNG; Tiny-ImageNet files are linked, not copied.
+    """
+    root = work / name / "data"
+    if (root / "ready").exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    rng = np.random.default_rng(0)
+    if name == "cifar10":
+        arrays = np.load(data / "cifar10_subset.npz")
+        labels = [str(s) for s in arrays["label_names"]]
+        for i, (pixels, y) in enumerate(zip(arrays["x_train"], arrays["y_train"], strict=True)):
+            _write_png(root / "train" / labels[int(y)] / f"{i:05d}.png", pixels)
+        j = labels.index(TARGETS[name])
+        y_test = arrays["y_test"].astype(int)
+        aux = set(rng.choice(np.flatnonzero(y_test != j), size=N_AUX, replace=False).tolist())
+        for i, (pixels, y) in enumerate(zip(arrays["x_test"], y_test, strict=True)):
+            split = "aux" if i in aux else "spare"
+            _write_png(root / split / labels[int(y)] / f"t{i:05d}.png", pixels)
+    elif name == "tiny10":
+        source = data / "tiny-imagenet-10"
+        labels = sorted(p.name for p in (source / "train").iterdir() if p.is_dir())
+        for label in labels:
+            _link(source / "train" / label / "images", root / "train" / label)
+        val = [(f, w) for w in labels for f in sorted((source / "val" / w).glob("*.JPEG"))]
+        others = [i for i, (_, w) in enumerate(val) if w != TARGETS[name]]
+        aux = set(rng.choice(others, size=N_AUX, replace=False).tolist())
+        for i, (path, label) in enumerate(val):
+            _link(path, root / ("aux" if i in aux else "spare") / label / path.name)
+    else:
+        raise SystemExit(f"unknown dataset {name!r}: choose from {', '.join(TARGETS)}")
+    (root / "ready").write_text("")
+    return root
+
+
+def _images(folder: Path) -> list[Path]:
+    suffixes = {".png", ".jpeg", ".jpg"}
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes)
+
+
+def person_folder(root: Path, label: str, seed: int, out: Path) -> Path:
+    """The person's labelled data for surrogates: their photos of j (originals), half of
+    each other label's training images (a seeded draw) and every spare held-out image."""
+    rng = np.random.default_rng(seed)
+    for folder in sorted((root / "train").iterdir()):
+        files = _images(folder)
+        if folder.name != label:
+            files = [files[i] for i in sorted(rng.choice(len(files), len(files) // 2, False))]
+        for path in files:
+            _link(path, out / folder.name / path.name)
+    for path in _images(root / "spare"):
+        _link(path, out / path.parent.name / f"spare-{path.name}")
+    return out
+
+
+# --- one unit -------------------------------------------------------------------------
+
+
+def _lead(true: float, externals: list[float]) -> float:
+    ext = np.asarray(externals, dtype=float)
+    return float((true - ext.mean()) / ext.std(ddof=1))
+
+
+def _audit_record(outcome: dict) -> dict:
+    document = json.loads((Path(outcome["report"]) / "report.json").read_text())
+    details = document["result"]["details"]
+    record = {
+        "verdict": outcome["verdict"],
+        "p_value": outcome["p_value"],
+        "exact": outcome["exact"],
+        "queries_billed": outcome["queries"]["billed"],
+        "true_statistic": details["true_statistic"],
+        "external_statistics": details["external_statistics"],
+        "lead": _lead(details["true_statistic"], details["external_statistics"]),
     }
+    if "surrogate" in details:
+        raw = details["surrogate"]
+        record["raw_true_statistic"] = raw["raw_true_statistic"]
+        record["raw_external_statistics"] = raw["raw_external_statistics"]
+        record["externals_correlation"] = raw["externals_correlation"]
+    return record
 
-    marked: dict = {}
-    for name, family, kk in [
-        ("procedural_isotope", "procedural", 49),
-        ("photo_isotope", "photo", 13),
-    ]:
-        scores = scored[name][family]
-        z = {}
-        for centre in (False, True):
-            x_j = scores[:, :, j] - (scores.mean(axis=2) if centre else 0.0)
-            means = x_j.mean(axis=1)
-            z["centred" if centre else "raw"] = float(
-                (means[0] - means[1:].mean()) / means[1:].std(ddof=1)
-            )
-        pvals = []
-        for seed in range(200):
-            verifier = build_verifier("calibrated", externals=kk, n=10, seed=seed, calibration="t")
-            pvals.append(
-                verifier.run(ArrayOracle(scores, labels, list(range(kk + 1))), Question(TARGET))
-            )
-        detected = [r.verdict is Verdict.DETECTED for r in pvals]
-        marked[name] = {
-            "isotope_z_over_200_images": z,
-            "calibrated_K": kk,
-            "calibrated_n": 10,
-            "tpr_0.01_over_image_draws": float(np.mean(detected)),
-            "median_p": float(np.median([r.p_value for r in pvals])),
+
+def run_unit(unit: Unit, settings: Settings) -> dict:
+    """Make the mark, train, make surrogates, serve and audit one model; cached as JSON."""
+    import torch
+
+    from providers.local.server import serve_in_background
+
+    torch.set_num_threads(settings.threads)
+    work = Path(settings.work)
+    folder = work / unit.dataset / unit.name
+    done = folder / "unit.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    shutil.rmtree(folder, ignore_errors=True)  # a unit interrupted half-way starts over
+    folder.mkdir(parents=True)
+    log = folder / "commands.log"
+    root = work / unit.dataset / "data"
+    store = ["--store", str(work / unit.dataset / "store")]
+    label = TARGETS[unit.dataset]
+    mark = f"{unit.dataset}-{unit.name}"
+    run = partial(isotope, threads=settings.threads, log=log)
+    started = time.perf_counter()
+
+    # --force: a unit interrupted half-way starts over with a new mark of its name.
+    made = last_json(run("marks", "new", mark, "--force", "--json", *store))
+    train_dir = folder / "train"
+    for labelled in sorted((root / "train").iterdir()):
+        if labelled.name != label:
+            _link(labelled, train_dir / labelled.name)
+    marking = None
+    if unit.role == "marked":
+        posted = folder / "posted"
+        marking = last_json(
+            run("mark", str((root / "train" / label).resolve()), "--mark", mark, "--out",
+                str(posted), "--seed", str(unit.index), "--json", *store)
+        )  # fmt: skip
+        _link(posted, train_dir / label)
+    else:
+        _link(root / "train" / label, train_dir / label)
+    seed = str(1000 * ROLES.index(unit.role) + unit.index)
+    common = ["--epochs", str(settings.epochs), "--device", settings.device, "--seed", seed]
+    trained = last_json(
+        run("train", str(train_dir), "--out", str(folder / "model.pt"), *common, "--json")
+    )
+    person = person_folder(root, label, 500 + unit.index, folder / "person")
+    surrogates = last_json(
+        run("surrogate", "train", str(person), "--mark", mark, "--label", label, "--decoys",
+            str(settings.decoys), "--out", str(folder / "surrogates"), *common, "--json", *store)
+    )  # fmt: skip
+    audits = {}
+    server = serve_in_background(folder / "model.pt", device=settings.device)
+    try:
+        for variant in VARIANTS:
+            extra = ["--surrogate", str(folder / "surrogates")] if variant == "surrogate" else []
+            outcome = last_json(
+                run("audit", "probability", "--provider", "local", "--target", server.base_url,
+                    "--mark", mark, "--label", label, "--aux", str(root / "aux"), "--seed",
+                    str(unit.index), "--workspace", str(folder / f"ws-{variant}"), "--json",
+                    *extra, *store)
+            )  # fmt: skip
+            audits[variant] = _audit_record(outcome)
+    finally:
+        server.stop()
+    result = {
+        **asdict(unit),
+        "kind": made["kind"],
+        "marked_images": marking["marked"] if marking else 0,
+        "val_acc": trained["val_acc"],
+        "train_seconds": trained["seconds"],
+        "surrogates": {"decoys": surrogates["decoys"], "clean": surrogates["clean"]},
+        "audits": audits,
+        "seconds": time.perf_counter() - started,
+    }
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result))
+    os.replace(tmp, done)
+    # Models and marked copies are large and done with; keep the record and the log.
+    for bulky in ("posted", "person", "train", "ws-raw", "ws-surrogate"):
+        shutil.rmtree(folder / bulky, ignore_errors=True)
+    return result
+
+
+def run_unit_safely(unit: Unit, settings: Settings, deadline: float) -> dict | str:
+    """``run_unit``, or a line saying why not (over budget, or a step that failed)."""
+    if (
+        time.time() > deadline
+        and not (Path(settings.work) / unit.dataset / unit.name / "unit.json").exists()
+    ):
+        return f"{unit.dataset} {unit.name}: skipped (over --budget)"
+    try:
+        return run_unit(unit, settings)
+    except StepFailed as exc:
+        return f"{unit.dataset} {unit.name}: FAILED {exc}"
+
+
+# --- the table --------------------------------------------------------------------
+
+
+def clopper_pearson(hits: int, total: int) -> tuple[float, float]:
+    """Exact two-sided 95 % interval for a binomial rate."""
+    if total == 0:
+        return (0.0, 1.0)
+    lo = 0.0 if hits == 0 else float(stats.beta.ppf(0.025, hits, total - hits + 1))
+    hi = 1.0 if hits == total else float(stats.beta.ppf(0.975, hits + 1, total - hits))
+    return lo, hi
+
+
+def _rate(records: list[dict]) -> dict:
+    hits = sum(r["verdict"] == "detected" for r in records)
+    lo, hi = clopper_pearson(hits, len(records))
+    return {"rate": hits / max(1, len(records)), "ci95": [lo, hi], "models": len(records)}
+
+
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def summarize(results: list[dict]) -> dict:
+    """Per dataset and variant: TPR, FPR, leads, family transfer, queries."""
+    table: dict = {}
+    for dataset in sorted({r["dataset"] for r in results}):
+        mine = [r for r in results if r["dataset"] == dataset]
+        by = {role: {r["index"]: r for r in mine if r["role"] == role} for role in ROLES}
+        transfer = []
+        for index, marked in by["marked"].items():
+            clean = by["clean"].get(index)
+            if clean is None:
+                continue
+            ext_marked = np.asarray(marked["audits"]["raw"]["external_statistics"])
+            ext_clean = np.asarray(clean["audits"]["raw"]["external_statistics"])
+            transfer.append(float((ext_marked.mean() - ext_clean.mean()) / ext_clean.std(ddof=1)))
+        rows = {}
+        for variant in VARIANTS:
+            audits = {role: [r["audits"][variant] for r in by[role].values()] for role in ROLES}
+            rows[variant] = {
+                "tpr": _rate(audits["marked"]),
+                "fpr": _rate(audits["clean"]),
+                "lead_marked": [round(a["lead"], 2) for a in audits["marked"]],
+                "lead_clean": [round(a["lead"], 2) for a in audits["clean"]],
+                "median_lead_marked": _median([a["lead"] for a in audits["marked"]]),
+                "median_queries": _median(
+                    [a["queries_billed"] for v in audits.values() for a in v]
+                ),
+                "all_exact": all(a["exact"] for v in audits.values() for a in v),
+            }
+        table[dataset] = {
+            "label": TARGETS[dataset],
+            "kind": sorted({r["kind"] for r in mine}),
+            "val_acc": _median([r["val_acc"] for r in mine if r["val_acc"] is not None]),
+            "family_transfer_sigma": [round(t, 2) for t in transfer],
+            "median_family_transfer_sigma": _median(transfer),
+            "variants": rows,
         }
-    report["marked_models"] = marked
-    report["seconds"] = time.perf_counter() - started
+    return table
 
-    print(json.dumps(report, indent=2))
+
+def markdown(table: dict) -> str:
+    """The README's table: one row per dataset × variant."""
+    lines = [
+        "| dataset | surrogate | TPR [95 % CI] (models) | FPR [95 % CI] (models) | "
+        "lead z, marked (median) | family transfer σ (median) | queries (median) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for dataset, entry in table.items():
+        for variant, row in entry["variants"].items():
+            t, f = row["tpr"], row["fpr"]
+            transfer = entry["median_family_transfer_sigma"]
+            lead = row["median_lead_marked"]
+            queries = row["median_queries"]
+            lines.append(
+                f"| {dataset} | {'decoys' if variant == 'surrogate' else 'none'} | "
+                f"{t['rate']:.2f} [{t['ci95'][0]:.2f}, {t['ci95'][1]:.2f}] ({t['models']}) | "
+                f"{f['rate']:.2f} [{f['ci95'][0]:.2f}, {f['ci95'][1]:.2f}] ({f['models']}) | "
+                f"{'-' if lead is None else f'{lead:.1f}'} | "
+                f"{'-' if transfer is None else f'{transfer:.1f}'} | "
+                f"{'-' if queries is None else f'{queries:.0f}'} |"
+            )
+    return "\n".join(lines)
+
+
+# --- command line -------------------------------------------------------------------
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options; ``--quick`` sets the reduced CPU run."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="CIFAR, 2 + 2 models, 10 epochs")
+    parser.add_argument("--datasets", default="cifar10", help="cifar10, tiny10 (comma-separated)")
+    parser.add_argument("--marked", type=int, default=None, help="marked models per dataset")
+    parser.add_argument("--clean", type=int, default=None, help="clean models per dataset")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per model (25)")
+    parser.add_argument("--decoys", type=int, default=3, help="decoy surrogates per mark")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--jobs", type=int, default=1, help="units run at once")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per unit")
+    parser.add_argument("--budget", type=float, default=1e9, help="start no unit after S s")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    quick = {"marked": 2, "clean": 2, "epochs": 10} if args.quick else {}
+    full = {"marked": 10, "clean": 10, "epochs": 25}
+    for key, value in full.items():
+        if getattr(args, key) is None:
+            setattr(args, key, quick.get(key, value))
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Prepare data, run every unit (in parallel with ``--jobs``), write the table."""
+    args = parse(argv)
+    datasets = [d for d in args.datasets.split(",") if d]
+    missing = missing_data(args.data, datasets)
+    if missing:
+        raise SystemExit(
+            "this benchmark needs the shared data sets, and these are missing:\n  "
+            + "\n  ".join(missing)
+            + "\npass --data DIR (a folder like ../shared/data; see its README.md)"
+        )
+    started = time.time()
+    deadline = started + args.budget
+    args.work.mkdir(parents=True, exist_ok=True)
+    for dataset in datasets:
+        print(f"preparing {dataset} files under {args.work / dataset}", flush=True)
+        prepare_dataset(dataset, args.data, args.work)
+    settings = Settings(
+        str(args.data), str(args.work), args.epochs, args.decoys, args.device, args.threads
+    )
+    # Datasets, marked and clean models interleaved: a budget cut keeps each dataset and
+    # both sides of each (marked i, clean i) pair.
+    units = [
+        Unit(dataset, role, index)
+        for index in range(max(args.marked, args.clean))
+        for dataset in datasets
+        for role in ROLES
+        if index < (args.marked if role == "marked" else args.clean)
+    ]
+    print(f"{len(units)} units (model + surrogates + 2 audits), {args.jobs} at a time", flush=True)
+    results: list[dict] = []
+
+    def report(unit: Unit, outcome: dict | str) -> None:
+        if isinstance(outcome, str):
+            print(outcome, flush=True)
+            return
+        results.append(outcome)
+        raw, adjusted = outcome["audits"]["raw"], outcome["audits"]["surrogate"]
+        print(
+            f"{unit.dataset} {unit.name}: val acc {outcome['val_acc']:.3f}; p "
+            f"{raw['p_value']:.2f} (lead {raw['lead']:.1f}), with surrogates p "
+            f"{adjusted['p_value']:.2f} (lead {adjusted['lead']:.1f}); "
+            f"{outcome['seconds']:.0f} s",
+            flush=True,
+        )
+
+    if args.jobs == 1:
+        for unit in units:
+            report(unit, run_unit_safely(unit, settings, deadline))
+    else:
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(run_unit_safely, u, settings, deadline) for u in units]
+            for unit, future in zip(units, futures, strict=True):
+                report(unit, future.result())
+    table = summarize(results)
+    document = {
+        "settings": {
+            **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "alpha": 0.4,
+            "fraction": 0.1,
+            "verifier": "calibrated, n 5, K 99, level 0.01 (the default)",
+        },
+        "seconds": time.time() - started,
+        "table": table,
+        "units": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(report, indent=2))
-    os.replace(tmp_out, args.out)
-    print(f"wrote {args.out}")
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document, indent=1))
+    os.replace(tmp, args.out)
+    text = markdown(table)
+    args.out.with_suffix(".md").write_text(text + "\n")
+    print(text)
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')} ({document['seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

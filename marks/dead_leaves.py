@@ -8,11 +8,12 @@ disc occluding the ones beneath, over a random background colour.
 Why this family (measured by ``benchmarks/mark_family_experiments.py`` on small CNNs
 trained by the project's trainer, α = 0.4, p = 0.1 of one label): among procedural,
 CPPN, grating, random-shape, dead-leaves and photo families it gave the largest lead
-of the true mark over 99 externals (median z ≈ 4.2 on CIFAR-10, against 3.8 for the
-``procedural`` kind and 2.4 for photos) and the highest detection rate. It is *not* a
-family without transfer: a model trained on one member raises the others too (by
-~3 natural spreads), but it raises its own member much more, and a surrogate trained
-on a *decoy* member predicts the transfer (``audit.verifiers.surrogate``). Coarser
+of the true mark over the externals (median z ≈ 4.2 over 5 CIFAR-10 models, against
+3.7 for the ``procedural`` kind and 2.4 for photos) and the highest detection rate.
+It is *not* a family without transfer: a model trained on one member raises the
+others too (by ~3 natural spreads), but it raises its own member much more, and a
+surrogate trained on a *decoy* member predicts the transfer
+(``audit.verifiers.surrogate``). Coarser
 discs (``min_radius`` 0.06 of the side, the default) beat fine ones (0.02): detail
 below a few pixels of the model's input is lost in resizing and augmentation.
 

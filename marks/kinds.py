@@ -1,7 +1,8 @@
 """Making marks of each kind (``make_mark``).
 
-Every kind is deterministic given its seed (and image). Masks: ``blend`` and
-``procedural`` cover the whole image; ``overlay`` is a sticker with a binarized mask
+Every kind is deterministic given its seed (and image). Masks: ``blend``,
+``procedural`` and ``dead_leaves`` (``marks.dead_leaves``: overlapping discs of random
+colours, the default kind) cover the whole image; ``overlay`` is a sticker with a binarized mask
 (its alpha ≥ 50 %, or its whole box when it has no alpha); ``square`` is a square
 patch of random-coloured cells; ``pixels`` scatters random-coloured cells over 10 % of
 a 64×64 grid (cells, not single pixels, so the mark survives resizing).
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from marks.dead_leaves import make_dead_leaves
 from marks.errors import MarkingError
 from marks.imageio import read_image
 from marks.mark import Mark, MarkKind
@@ -34,7 +36,7 @@ _NEEDS_IMAGE = {MarkKind.BLEND, MarkKind.OVERLAY}
 def make_mark(name: str, kind: MarkKind | str, *, seed: int, image: Path | None = None) -> Mark:
     """Create a mark named ``name`` of ``kind``.
 
-    ``procedural``, ``square`` and ``pixels`` need only ``seed``; ``blend`` and
+    ``dead_leaves``, ``procedural``, ``square`` and ``pixels`` need only ``seed``; ``blend`` and
     ``overlay`` need ``image`` (the seed then places the overlay). Raises
     ``ValueError`` for an unknown kind or a missing/unneeded image, and
     ``marks.errors.ImageError`` for an unusable image.
@@ -51,7 +53,10 @@ def make_mark(name: str, kind: MarkKind | str, *, seed: int, image: Path | None 
     seed = check_seed(seed)
     rng = np.random.default_rng(seed)
     photo = None if image is None else Path(image)  # present exactly for _NEEDS_IMAGE
-    if kind is MarkKind.PROCEDURAL:
+    if kind is MarkKind.DEAD_LEAVES:
+        # Its own generator seeds itself from the same integer (one seed, one image).
+        pixels, mask, params = make_dead_leaves(seed)
+    elif kind is MarkKind.PROCEDURAL:
         pixels, mask, params = _procedural(rng)
     elif kind is MarkKind.BLEND and photo is not None:
         pixels, mask, params = _blend(photo)

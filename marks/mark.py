@@ -19,6 +19,7 @@ class MarkKind(StrEnum):
     SQUARE = "square"  # a square of pixels
     PIXELS = "pixels"  # scattered random pixels
     PROCEDURAL = "procedural"  # generated from a seed with multi-scale colour structure
+    DEAD_LEAVES = "dead_leaves"  # overlapping random discs of random colours (the default)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,6 +1,6 @@
 """Secret seeds for new marks, and the test that flags marks with guessable ones.
 
-A procedural, square or pixels mark is rebuilt exactly from its seed, so the seed is as
+A procedural, dead-leaves, square or pixels mark is rebuilt exactly from its seed, so the seed is as
 secret as the mark. Seeds come from ``secrets`` with ``SEED_BITS`` bits: too many to
 try. Older versions drew 31-bit seeds; anyone holding the mark's fingerprint (or a
 commitment and its salt) could try them all in an afternoon, so such marks are flagged.
@@ -16,7 +16,9 @@ SEED_BITS = 128
 WEAK_BELOW = 2**64
 """A seed under this is flagged: no seed drawn by ``new_seed`` is ever this small in practice
 (a chance of 2**-64), and every seed of the old 31-bit scheme is."""
-SEEDED_KINDS = frozenset({MarkKind.PROCEDURAL, MarkKind.SQUARE, MarkKind.PIXELS})
+SEEDED_KINDS = frozenset(
+    {MarkKind.PROCEDURAL, MarkKind.DEAD_LEAVES, MarkKind.SQUARE, MarkKind.PIXELS}
+)
 """Kinds whose seed alone rebuilds the mark (blend and overlay marks are their photo)."""
 WEAK_SEED_ADVICE = (
     "its seed is small enough to be guessed (older versions drew such seeds), so anyone who "

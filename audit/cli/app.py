@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from audit.cli import audit, demo, faces, local, marks, prepare, providers, vertex
+from audit.cli import audit, demo, faces, local, marks, prepare, providers, surrogate, vertex
 from audit.exit_codes import ExitCode
 
 
@@ -75,7 +75,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (marks, prepare, audit, providers, local, vertex, demo, faces):
+for module in (marks, prepare, audit, providers, local, surrogate, vertex, demo, faces):
     module.register(app)
 
 

@@ -91,6 +91,7 @@ class AuditArgs:
     report: Path | None
     workspace: Path
     store: Path | None
+    surrogate: Path | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -196,6 +197,14 @@ def _run(
         if alpha is None:
             alpha = store.posted_alpha(args.mark) or store.default_alpha(args.mark)
             alpha = alpha or DEFAULT_ALPHA
+        verifier = verifiers.build_verifier(method, command=command, **options)
+        surrogate = None
+        if args.surrogate is not None:
+            from audit.surrogates.compat import check_takes_surrogate
+            from audit.surrogates.models import SurrogateSet
+
+            check_takes_surrogate(verifier)  # before loading any model
+            surrogate = SurrogateSet.load(args.surrogate)
         classifier, limiter = build_provider(
             str(args.provider),
             args.target,
@@ -207,7 +216,7 @@ def _run(
         )
         request = AuditRequest(
             classifier=classifier,  # type: ignore[arg-type]
-            verifier=verifiers.build_verifier(method, command=command, **options),
+            verifier=verifier,
             mark=store.get(args.mark),
             aux_dir=args.aux,
             alpha=alpha,
@@ -222,6 +231,7 @@ def _run(
             statistic=statistic,
             limiter=limiter,
             store=store,
+            surrogate=surrogate,
         )
         if own is not None:
             plan = plan_own_label_audit(own, request)
@@ -303,6 +313,14 @@ _PRICES = typer.Option(
 _DRY = typer.Option(
     False, "--dry-run", help="Print the plan and its worst-case cost; send nothing."
 )
+_SURROGATE = typer.Option(
+    None,
+    "--surrogate",
+    help="Folder of your surrogate models (`isotope surrogate train`): each mark's "
+    "statistic is adjusted by what they predict for it (scored here, not billed; the "
+    "p-value stays exact). Calibrated rank test only.",
+    file_okay=False,
+)
 
 
 def _args(values: dict[str, Any], **options: Any) -> AuditArgs:
@@ -337,6 +355,7 @@ def probability(
     price: float | None = _PRICE,
     prices: Path | None = _PRICES,
     dry_run: bool = _DRY,
+    surrogate: Path | None = _SURROGATE,
     as_json: bool = JsonOption,
     report: Path | None = ReportOption,
     workspace: Path = WorkspaceOption,
@@ -373,6 +392,7 @@ def rank(
     price: float | None = _PRICE,
     prices: Path | None = _PRICES,
     dry_run: bool = _DRY,
+    surrogate: Path | None = _SURROGATE,
     as_json: bool = JsonOption,
     report: Path | None = ReportOption,
     workspace: Path = WorkspaceOption,

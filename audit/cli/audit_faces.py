@@ -14,6 +14,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -45,6 +46,13 @@ from audit.faces.plan import FaceAuditPlan
 from audit.faces.request import DEFAULT_MAX_FACES, DEFAULT_THRESHOLD
 from audit.faces.wording import face_evidence_lines
 from audit.verifiers import registry as verifiers
+
+if TYPE_CHECKING:
+    from audit.faces.request import FaceAuditRequest
+    from audit.spending.budget import Budget
+    from marks.store import MarkStore
+    from providers.face_collection import FaceCollection
+    from providers.rate_limit import RateLimiter
 
 FaceMethod = StrEnum(  # type: ignore[misc]
     "FaceMethod", {name: name for name in verifiers.methods("faces")}
@@ -100,28 +108,10 @@ def faces_command(
     """Test whether a face collection enrolled the marked copies of your photos."""
     with guarded(as_json):
         from audit.faces.plan import prepare
-        from audit.faces.probes import probes_from_folder, probes_from_manifest
-        from audit.faces.request import FaceAuditRequest
         from audit.faces.run import run_face_audit
         from marks.store import MarkStore
 
         store = MarkStore.open(store_dir)
-        audited = store.get(mark)
-        if probes is None:
-            probe_set = probes_from_manifest(store, audited)
-            if alpha is not None:
-                probe_set.alpha = alpha
-        else:
-            posted = alpha or store.posted_alpha(mark) or store.default_alpha(mark)
-            if posted is None:
-                from audit.errors import AuditInputError
-
-                raise AuditInputError(
-                    f"no α known for mark {mark!r}: give the α the copies were posted with "
-                    "(--alpha)"
-                )
-            probe_set = probes_from_folder(probes, posted)
-        options = {"n": n, "externals": externals, "level": level, "seed": seed}
         adapter, limiter = build_collection(
             str(provider),
             collection,
@@ -129,18 +119,20 @@ def faces_command(
             endpoint_url=endpoint_url,
             region=region,
         )
-        request = FaceAuditRequest(
-            collection=adapter,
-            verifier=verifiers.build_verifier(str(method), command="faces", **options),
-            mark=audited,
-            probes=probe_set,
+        request = face_request(
+            store,
+            mark,
+            probes=probes,
+            alpha=alpha,
+            adapter=adapter,
+            limiter=limiter,
+            method=str(method),
+            options={"n": n, "externals": externals, "level": level, "seed": seed},
             budget=face_budget(
                 str(provider), "search", queries=budget_queries, usd=budget_usd, prices=prices
             ),
-            store=store,
             max_faces=max_faces,
             threshold=threshold,
-            limiter=limiter,
         )
         prepared = prepare(request)
         if dry_run:
@@ -153,6 +145,51 @@ def faces_command(
         print_outcome(outcome, as_json)
     if outcome.exit_code:
         raise typer.Exit(int(outcome.exit_code))
+
+
+def face_request(
+    store: MarkStore,
+    mark: str,
+    *,
+    probes: Path | None,
+    alpha: float | None,
+    adapter: FaceCollection,
+    limiter: RateLimiter,
+    method: str,
+    options: dict[str, Any],
+    budget: Budget,
+    max_faces: int,
+    threshold: float,
+) -> FaceAuditRequest:
+    """The audit of ``mark``'s posted copies: probes from the store's newest marking of
+    it, or from ``probes`` posted at ``alpha``."""
+    from audit.errors import AuditInputError
+    from audit.faces.probes import probes_from_folder, probes_from_manifest
+    from audit.faces.request import FaceAuditRequest
+
+    audited = store.get(mark)
+    if probes is None:
+        probe_set = probes_from_manifest(store, audited)
+        if alpha is not None:
+            probe_set.alpha = alpha
+    else:
+        posted = alpha or store.posted_alpha(mark) or store.default_alpha(mark)
+        if posted is None:
+            raise AuditInputError(
+                f"no α known for mark {mark!r}: give the α the copies were posted with (--alpha)"
+            )
+        probe_set = probes_from_folder(probes, posted)
+    return FaceAuditRequest(
+        collection=adapter,
+        verifier=verifiers.build_verifier(method, command="faces", **options),
+        mark=audited,
+        probes=probe_set,
+        budget=budget,
+        store=store,
+        max_faces=max_faces,
+        threshold=threshold,
+        limiter=limiter,
+    )
 
 
 def print_plan(plan: FaceAuditPlan, as_json: bool) -> None:

@@ -357,8 +357,10 @@ def _print_table(data: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``faces`` group to the root app, and ``faces`` to the ``audit`` group."""
-    from audit.cli import audit_faces
+    """Add the ``faces`` group to the root app, and ``faces`` and ``faces-distinguish`` to
+    the ``audit`` group."""
+    from audit.cli import audit_faces, audit_faces_distinguish
 
     app.add_typer(faces_app, name="faces")
     audit_faces.register()
+    audit_faces_distinguish.register()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -20,10 +21,13 @@ from audit.cli.common import (
 from audit.cli.guard import UsageError, guarded
 from audit.cli.mark_view import public_record, show_lines
 from audit.exit_codes import ExitCode
+from marks.blend import check_alpha
+from marks.guidance import weak_setting_warnings
 from marks.kinds import make_mark
 from marks.mark import MarkKind
-from marks.marking import mark_folder
+from marks.marking import check_fraction, mark_folder
 from marks.pool import Skipped, build_pool, draw
+from marks.proof import check_proof, write_proof
 from marks.purposes import DEFAULT_ALPHA, GENERAL, PURPOSES
 from marks.secret_seed import new_seed
 from marks.store import MarkStore
@@ -39,7 +43,9 @@ PurposeName = StrEnum(  # type: ignore[misc]
 def marks_new(
     name: str = typer.Argument(..., help="Name of the new mark."),
     kind: MarkKind | None = typer.Option(
-        None, "--kind", help="What kind of mark (default: the purpose's, procedural)."
+        None,
+        "--kind",
+        help="What kind of mark (default: the purpose's: dead_leaves, procedural for faces).",
     ),
     image: Path | None = typer.Option(
         None, "--image", help="Photo for blend/overlay marks.", dir_okay=False
@@ -198,6 +204,57 @@ def marks_show(
         typer.echo(line)
 
 
+@marks_app.command("reveal")
+def marks_reveal(
+    name: str = typer.Argument(..., help="Mark name."),
+    out: Path = typer.Option(..., "--out", help="New folder for mark.png and proof.json."),
+    yes: bool = typer.Option(False, "--yes", help="Reveal without asking."),
+    store_dir: Path | None = StoreOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write the mark and its commitment's salt, to prove the commitment you published.
+
+    This gives the mark away: whoever has it can filter it out of training sets.
+    """
+    with guarded(as_json):
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError("pass --yes to reveal the mark (it stops being secret)")
+            if not typer.confirm(f"reveal mark {name}? It stops being secret", err=True):
+                raise typer.Exit(int(ExitCode.BAD_INPUT))
+        store = MarkStore.open(store_dir)
+        folder = write_proof(store.get(name), store.info(name)["commitment"], out)
+    if as_json:
+        print_json({"proof": str(folder)})
+        return
+    stderr.print(f"proof written to {folder}: share it with whoever checks the commitment")
+
+
+@marks_app.command("verify")
+def marks_verify(
+    proof: Path = typer.Argument(..., help="A folder written by `isotope marks reveal`."),
+    commitment: str | None = typer.Option(
+        None, "--commitment", help="The value published earlier, to check against."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Check a revealed mark against a commitment (needs no store: anyone can check)."""
+    with guarded(as_json):
+        check = check_proof(proof, commitment)
+    ok = check.matches_recorded and check.matches_published is not False
+    if as_json:
+        print_json({**check.__dict__, "valid": ok})
+    else:
+        typer.echo(f"commitment recomputed from the revealed mark: {check.commitment}")
+        if check.matches_published is not None:
+            said = "matches" if check.matches_published else "does NOT match"
+            typer.echo(f"it {said} the published value")
+        if not check.matches_recorded:
+            typer.echo("it does NOT match the value recorded in proof.json")
+    if not ok:
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+
+
 def mark_command(
     src: Path = typer.Argument(..., help="Folder of your photos (never modified)."),
     mark_name: str = typer.Option(..., "--mark", help="Name of a mark in the store."),
@@ -242,6 +299,12 @@ def mark_command(
         mark = store.get(mark_name)
         if alpha is None:
             alpha = store.default_alpha(mark_name) or DEFAULT_ALPHA
+        # Before the work: a person may stop and choose a stronger setting.
+        check_alpha(alpha)
+        check_fraction(fraction)
+        weak = weak_setting_warnings(alpha, fraction, store.info(mark_name).get("purpose"))
+        for warning in weak if not as_json else []:
+            stderr.print(f"warning: {warning}", highlight=False, markup=False)
         with progress_bar("marking") as update:
             result = mark_folder(
                 src,
@@ -262,7 +325,8 @@ def mark_command(
 
         faces = check_after_marking(store, mark_name, result.manifest)
     if as_json:
-        print_json({**result.to_json(), **({"faces": faces.to_json()} if faces else {})})
+        faces_json = {"faces": faces.to_json()} if faces else {}
+        print_json({**result.to_json(), **faces_json, "warnings": weak})
     else:
         stderr.print(result.summary(), highlight=False, markup=False)
         stderr.print(f"manifest (keep it private): {result.manifest}", highlight=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from audit.errors import AuditInputError
+from providers.errors import MissingExtraError
 
 FACES_IN_SUBSET = 100
 
@@ -20,11 +20,8 @@ def lfw_faces(side: int = 100) -> list[np.ndarray]:
     """The 100 LFW subset faces as RGB uint8 (side, side, 3) arrays."""
     try:
         from skimage.data import lfw_subset
-    except ImportError:
-        raise AuditInputError(
-            "the face demo takes its sample faces from scikit-image's LFW subset: "
-            "pip install scikit-image"
-        ) from None
+    except ImportError as exc:
+        raise MissingExtraError("faces demo", "faces") from exc
     crops = lfw_subset()[:FACES_IN_SUBSET]
     faces = []
     for crop in crops:

@@ -4,7 +4,7 @@ The rank of the true mark among its externals is an exact p-value only when, und
 null hypothesis, it is exchangeable with them: drawn from the same family, the same
 way. So externals are, by the true mark's kind:
 
-- procedural, square, pixels: fresh draws of the same generator;
+- dead_leaves, procedural, square, pixels: fresh draws of the same generator;
 - blend or overlay made with ``marks new --pool``: a secret random subset of the pool's
   other photos (the mark was drawn at random from the pool);
 - blend or overlay without a pool: procedural marks. Not its family, so the result is

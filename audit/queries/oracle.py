@@ -40,10 +40,10 @@ class ScoreOracle(Protocol):
 
     ``exchangeable`` is the oracle's claim that, if the model never learned the true
     mark, the true mark and the external marks are exchangeable: the externals are
-    fresh draws of the true mark's own family (procedural, square or pixels marks
-    from fresh secret seeds; a photo mark drawn at random from a pool whose rest are
-    the externals) and every reply comes from one model version. Only then is a
-    rank p-value exact; verifiers label every other p-value approximate.
+    fresh draws of the true mark's own family (dead-leaves, procedural, square or
+    pixels marks from fresh secret seeds; a photo mark drawn at random from a pool
+    whose rest are the externals) and every reply comes from one model version. Only
+    then is a rank p-value exact; verifiers label every other p-value approximate.
     """
 
     labels: list[str]
@@ -57,3 +57,30 @@ class ScoreOracle(Protocol):
     def queries_used(self) -> int:
         """How many distinct (mark, image) pairs have been answered so far."""
         ...
+
+
+class SurrogateScores(Protocol):
+    """The person's own local models scoring the same (mark, image) pairs (not billed).
+
+    An oracle *may* carry one as its ``surrogate`` attribute (read it with
+    ``surrogate_of``); verifiers that rank all K + 1 marks at once then adjust each
+    mark's statistic by what the surrogates predict (``audit.verifiers.surrogate``).
+    ``query(marks, images)`` returns (models, len(marks), len(images), len(labels)) in
+    the format ``statistic`` names (as ``ScoreOracle.query``), over the surrogates' own
+    ``labels``; ``groups[m]`` is model m's regressor (models of one group are
+    averaged). ``description`` says what the surrogates are, for results and reports.
+    They never see the audited model's replies: that, and one symmetric adjustment
+    over all K + 1 marks, keeps a rank p-value exact.
+    """
+
+    labels: list[str]
+    statistic: str
+    groups: list[int]
+    description: dict
+
+    def query(self, marks: Indices, images: Indices) -> np.ndarray: ...
+
+
+def surrogate_of(oracle: object) -> SurrogateScores | None:
+    """The oracle's surrogate scores, or None (most oracles carry none)."""
+    return getattr(oracle, "surrogate", None)

@@ -26,7 +26,7 @@ import numpy as np
 
 from audit.errors import UnknownLabelError
 from audit.inputs.aux_images import AuxImages
-from audit.queries.oracle import CLEAN, TRUE_MARK, Indices
+from audit.queries.oracle import CLEAN, TRUE_MARK, Indices, SurrogateScores
 from marks.blend import blend
 from marks.mark import Mark
 from providers.classifier import Classifier
@@ -81,6 +81,9 @@ class ProviderOracle:
     mark's queries never go out as one block that a traffic split or a model update
     between requests could set apart from the externals', and the service cannot tell
     the true mark from the order either.
+
+    ``surrogate`` (``audit.queries.oracle.SurrogateScores``) is carried for verifiers
+    that adjust by the person's own local models; it never sees these replies.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class ProviderOracle:
         open_vocabulary: bool = False,
         exchangeable: bool,
         order_seed: int | None = None,
+        surrogate: SurrogateScores | None = None,
     ) -> None:
         if statistic not in STATISTICS:
             raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
@@ -107,6 +111,7 @@ class ProviderOracle:
         self.labels = list(labels)
         self.statistic = statistic
         self.exchangeable = exchangeable  # the runner's claim about the externals (ScoreOracle)
+        self.surrogate = surrogate  # the person's local models on the same pairs, or None
         self.open_vocabulary = open_vocabulary
         self.returned: set[str] = set()
         self._replies: dict[tuple[int, int], Scores] = {}  # kept to rescore new labels

@@ -94,4 +94,5 @@ def report_document(outcome: AuditOutcome, request: AuditRequest, prepared: Prep
         "price_per_query": plan.price_per_query,
         "plan": plan.to_json(),
         "notes": outcome.notes,
+        "surrogate": request.surrogate.manifest.public() if request.surrogate else None,
     }

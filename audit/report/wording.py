@@ -74,6 +74,29 @@ def early_stop(result: dict) -> str | None:
     )
 
 
+def _lead(true: float, externals: list[float]) -> float | None:
+    """The true mark's z among the externals (None without spread)."""
+    if len(externals) < 2:
+        return None
+    mean = sum(externals) / len(externals)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in externals) / (len(externals) - 1))
+    return (true - mean) / sd if sd > 0 else None
+
+
+def surrogate_line(result: dict) -> str | None:
+    """Which surrogates adjusted the statistics, and the lead before and after."""
+    details = result.get("details") or {}
+    adjusted = details.get("surrogate")
+    if not adjusted:
+        return None
+    raw = _lead(adjusted["raw_true_statistic"], adjusted["raw_external_statistics"])
+    after = _lead(details["true_statistic"], details["external_statistics"])
+    leads = ""
+    if raw is not None and after is not None:
+        leads = f"; your mark's lead over the externals: {raw:.2f} → {after:.2f} spreads"
+    return f"surrogate: {adjusted['describe']}{leads}"
+
+
 def evidence_lines(result: dict) -> list[str]:
     """The p-value, its calibration and what the verdict does and does not say."""
     p = result.get("p_value")
@@ -86,7 +109,7 @@ def evidence_lines(result: dict) -> list[str]:
         )
     else:
         lines.append(f"  nominal per-round level: {result['level']:g}")
-    for extra in (strongest_possible(result), early_stop(result)):
+    for extra in (surrogate_line(result), strongest_possible(result), early_stop(result)):
         if extra:
             lines.append(extra)
     warning = (result.get("details") or {}).get("warning")

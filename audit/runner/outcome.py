@@ -52,4 +52,20 @@ class AuditOutcome:
             "report": str(self.report.folder) if self.report else None,
             "notes": self.notes,
             **({"proposals": self.proposals} if self.proposals else {}),
+            **_surrogate_json(self.result.details),
         }
+
+
+def _surrogate_json(details: dict) -> dict:
+    """``{"surrogate": ...}`` when the statistics were surrogate-adjusted, else empty."""
+    adjusted = details.get("surrogate")
+    if not adjusted:
+        return {}
+    return {
+        "surrogate": {
+            "describe": adjusted.get("describe"),
+            "raw_true_statistic": adjusted.get("raw_true_statistic"),
+            "true_statistic": details.get("true_statistic"),
+            "externals_correlation": adjusted.get("externals_correlation"),
+        }
+    }

@@ -108,12 +108,26 @@ def prepare(request: AuditRequest, *, extra_queries: int = 0) -> Prepared:
         )
     if aux.skipped:
         notes.append(f"{len(aux.skipped)} unreadable auxiliary images were skipped")
+    decoys: list[Mark] = []
+    if request.surrogate is not None:
+        from audit.surrogates.compat import check_takes_surrogate
+
+        check_takes_surrogate(verifier)
+        decoys = request.surrogate.check_for(
+            request.mark, request.question.label or "", request.store
+        )
+        notes.append(
+            f"surrogate-adjusted: {request.surrogate.manifest.describe()}; scored locally "
+            f"({request.surrogate.folder}), not billed"
+        )
+    # Decoys count as audited marks for the distance check: an external is never a
+    # surrogate's decoy (a surrogate that learned it would single it out).
     externals = choose_externals(
         request.mark,
         needs.externals,
         store=request.store,
         held=request.externals,
-        avoid=leading[1:],
+        avoid=[*leading[1:], *decoys],
     )
     chosen = externals.marks
     notes += externals.notes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audit.queries.provider_oracle import LOG_PROB
 from audit.spending.budget import Budget
@@ -14,6 +15,9 @@ from marks.store import MarkStore
 from providers.classifier import Classifier
 from providers.rate_limit import RateLimiter
 from providers.retry import RetryPolicy
+
+if TYPE_CHECKING:  # loading surrogates needs torch; most audits never do
+    from audit.surrogates.models import SurrogateSet
 
 
 @dataclass
@@ -27,7 +31,9 @@ class AuditRequest:
     (full output) or ``neg_rank`` (top-K/threshold output). ``limiter`` None uses the
     provider's default rate from the registry; ``retry`` None the standard policy.
     ``store`` keeps the secret randomness fresh externals are drawn from (and a pool
-    mark's externals); None draws them for this run only.
+    mark's externals); None draws them for this run only. ``surrogate`` is the
+    person's own surrogate models (``audit.surrogates``): the verifier's statistics
+    are then adjusted by what they predict for each mark (scored locally, not billed).
     """
 
     classifier: Classifier
@@ -43,6 +49,7 @@ class AuditRequest:
     limiter: RateLimiter | None = None
     retry: RetryPolicy | None = None
     store: MarkStore | None = None
+    surrogate: SurrogateSet | None = None
 
     def audited_labels(self) -> list[str]:
         """The labels the audit is about (their auxiliary images are left out)."""

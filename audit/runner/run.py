@@ -88,6 +88,17 @@ def run_audit(
         )
         # The statistic the replies were scored with (threshold output: confidence-or-0).
         request = replace(request, statistic=vocabulary.statistic)
+        surrogate = None
+        if request.surrogate is not None:
+            from audit.surrogates.models import LocalSurrogateScores
+
+            surrogate = LocalSurrogateScores(
+                request.surrogate,
+                prepared.aux,
+                prepared.marks,
+                request.alpha,
+                statistic=vocabulary.statistic,
+            )
         oracle = ProviderOracle(
             ledgered,
             prepared.aux,
@@ -99,6 +110,7 @@ def run_audit(
             # From the externals' provenance (audit/inputs/externals.py): draws of the
             # true mark's own family, or not (a photo mark without a pool, picked ones).
             exchangeable=prepared.exchangeable,
+            surrogate=surrogate,
         )
         result = request.verifier.run(oracle, request.question)
     finally:

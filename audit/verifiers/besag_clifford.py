@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.errors import BudgetExhausted
-from audit.queries.oracle import TRUE_MARK, ScoreOracle
+from audit.errors import BudgetExhausted, VerifierOptionError
+from audit.queries.oracle import TRUE_MARK, ScoreOracle, surrogate_of
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.exactness import (
     check_reachable,
@@ -53,6 +53,18 @@ from audit.verifiers.mark_statistic import MarkStatistic
 from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verdict_from_p, verifier_result
 from audit.verifiers.verdict import VerifierResult
+
+NO_SURROGATE = (
+    "the sequential test cannot adjust by surrogates: the adjustment is one fit over all "
+    "K + 1 marks' replies, and the sequential test decides before it has them all (a fit "
+    "on the marks seen so far would depend on the order they came in, and the p-value "
+    "would no longer be exact). Use the default calibrated test with --surrogate, or the "
+    "sequential test without it"
+)
+"""Why ``--method sequential --surrogate`` is refused. A valid alternative, not built:
+subtract a surrogate prediction whose coefficients are fixed before any reply (say, the
+surrogate's own statistic times a constant): each mark's adjusted statistic then
+depends on its own replies only, as the early stop needs."""
 
 
 def external_order(externals: int, seed: int) -> np.ndarray:
@@ -119,6 +131,8 @@ class SequentialVerifier:
 
     def run(self, oracle: ScoreOracle, question: Question) -> VerifierResult:
         """Query the true mark, then externals in random order until the decision is known."""
+        if surrogate_of(oracle) is not None:
+            raise VerifierOptionError(NO_SURROGATE)
         label = require_label(question)
         j = label_index(oracle, label)
         check_images(self.n, oracle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from audit.errors import BudgetExhausted, VerifierOptionError
-from audit.queries.oracle import TRUE_MARK, ScoreOracle
+from audit.queries.oracle import TRUE_MARK, ScoreOracle, surrogate_of
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.calibration import calibrated_evidence
 from audit.verifiers.exactness import (
@@ -28,6 +28,12 @@ from audit.verifiers.inputs import (
 from audit.verifiers.mark_statistic import MarkStatistic
 from audit.verifiers.protocol import Needs, Question
 from audit.verifiers.result import verdict_from_p, verifier_result
+from audit.verifiers.surrogate_evidence import (
+    adjusted_evidence,
+    check_enough_marks,
+    regressors,
+    with_surrogate,
+)
 from audit.verifiers.verdict import VerifierResult
 
 
@@ -51,9 +57,15 @@ class CalibratedVerifier:
     ``benchmarks/verifier_error_rates.py``). Detected iff p ≤ ``level``.
     ``statistic="rank"`` tests minus the rank of label j instead of its
     (centred) log-probability (``audit.verifiers.mark_statistic``).
+
+    When the oracle carries surrogate scores (``audit.queries.oracle.surrogate_of``),
+    each mark's statistic is first adjusted by what the person's own surrogate models
+    predict for it, one symmetric fit over all K + 1 marks; the rank p-value stays
+    exact (``audit.verifiers.surrogate_evidence``).
     """
 
     name = "calibrated"
+    takes_surrogate = True
 
     def __init__(
         self,
@@ -103,6 +115,9 @@ class CalibratedVerifier:
         j = label_index(oracle, label)
         check_images(self.n, oracle)
         check_externals(self.n_external, oracle, minimum=2)
+        surrogate = surrogate_of(oracle)
+        if surrogate is not None:
+            check_enough_marks(surrogate, self.n_external)
         calibration = choose(self.calibration, oracle, self.n_external)
         images = image_order(oracle.n_images, self.seed)[: self.n]
         marks = [TRUE_MARK, *range(1, self.n_external + 1)]
@@ -112,14 +127,26 @@ class CalibratedVerifier:
             return budget_spent(
                 self, oracle, label, level=self.level, calibration=calibration, rounds=[]
             )
-        evidence = calibrated_evidence(self.statistic.per_image(scores, oracle.statistic, j))
+        per_image = self.statistic.per_image(scores, oracle.statistic, j)
+        described = self.statistic.describe(oracle.statistic)
+        adjusted: dict | None = None
+        if surrogate is None:
+            evidence = calibrated_evidence(per_image)
+        else:
+            # Local, not billed: the same pairs scored by the person's own models.
+            predicted = regressors(surrogate, marks, images, label, self.statistic)
+            result = adjusted_evidence(per_image, predicted, surrogate.description)
+            evidence, adjusted = result.evidence, result.details
+            calibration = with_surrogate(calibration)
+            described += ", minus what your surrogate models predict for the mark"
         p = evidence.p_value(calibration.name)
         summary = {"stage": 1, "n": self.n, "externals": self.n_external, **evidence.summary()}
         details = {
-            "statistic": self.statistic.describe(oracle.statistic),
+            "statistic": described,
             "externals_compared": self.n_external,
             "images": [int(b) for b in np.asarray(images)],
             **evidence.details(),
+            **({"surrogate": adjusted} if adjusted is not None else {}),
         }
         if calibration.name == RANK:
             details["p_floor"] = smallest_rank_p(self.n_external)

@@ -8,6 +8,12 @@ rank over externals of another family) is approximate, and says why.
 
 A rank test over K externals cannot give a p-value below 1/(K + 1), so a level below
 that can never be reached: such a configuration is refused before any query.
+
+On threshold output scored by confidence (a tag's confidence, 0 when the service did not
+return it) only the rank calibration is valid: the values are zero-inflated, nothing
+like the normal draws the t calibration assumes, and it was measured at 4.75% false
+positives at a nominal 1% (``benchmarks/threshold_outputs.py``). Asking for it there is
+refused; when the externals are not exchangeable, the rank p-value is used, approximate.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 
 from audit.errors import VerifierOptionError
 from audit.queries.oracle import ScoreOracle
+from audit.verifiers.mark_statistic import CONFIDENCE
 
 RANK = "rank"
 T = "t"
@@ -92,16 +99,30 @@ def t_calibration(oracle: ScoreOracle, *, requested: bool) -> Calibration:
     return Calibration(T, False, f"{NOT_EXCHANGEABLE}; the t calibration was used and {assumption}")
 
 
+ZERO_INFLATED_T = (
+    "the t calibration is not valid on the confidence statistic of threshold output "
+    "(a tag's confidence, 0 when the service did not return it): those values are "
+    "zero-inflated, far from the normal draws it assumes, and it was measured at 4.75% "
+    "false positives at a nominal 1%. Use the rank calibration (calibration rank, the "
+    "default): it is exact on any distribution of values"
+)
+
+
 def choose(requested: str, oracle: ScoreOracle, externals: int) -> Calibration:
     """The calibration a single-step calibrated test uses on ``oracle``.
 
     "rank" gives the exact rank p-value when the oracle's externals are exchangeable
     with the true mark, and otherwise the t calibration, labelled approximate with the
-    reason; "t" is the t calibration, labelled approximate.
+    reason — except on confidences of threshold output, where the rank p-value is kept
+    (approximate then). "t" is the t calibration, labelled approximate; on confidences
+    of threshold output it raises ``VerifierOptionError`` (see the module docstring).
     """
+    zero_inflated = oracle.statistic == CONFIDENCE
     if requested == T:
+        if zero_inflated:
+            raise VerifierOptionError(ZERO_INFLATED_T)
         return t_calibration(oracle, requested=True)
-    if oracle.exchangeable:
+    if oracle.exchangeable or zero_inflated:
         return rank_calibration(oracle, externals)
     return t_calibration(oracle, requested=False)
 

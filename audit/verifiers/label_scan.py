@@ -183,7 +183,8 @@ class LabelScan:
             details={
                 "statistic": "largest across the scanned labels of the standardized "
                 f"statistic ({self.statistic.describe(oracle.statistic)}, "
-                "standardized across all marks label by label)",
+                "standardized across all marks label by label; the root mean square "
+                "of the labels' spreads is added to each label's spread in quadrature)",
                 "detected_labels": [r["label"] for r in rows if r["detected"]],
                 "externals_compared": self.n_external,
                 "exceedances": evidence.exceedances,

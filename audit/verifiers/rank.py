@@ -119,6 +119,11 @@ class RankVerifier:
                 "mark-to-mark differences)"
             )
 
+    @property
+    def takes_surrogate(self) -> bool:
+        """Only the calibrated rank test adjusts by surrogates (paired tests have no K + 1)."""
+        return self._calibrated is not None
+
     def needs(self, n_images_available: int) -> Needs:
         """(K + 1) marks × n images, all in one step."""
         queries = (self.n_external + 1) * min(self.n, n_images_available)

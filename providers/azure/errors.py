@@ -7,10 +7,15 @@ when a reply is cut off mid-body, ``DecodeError`` for a body that is not JSON, a
 ``ClientAuthenticationError`` without a status when Entra ID gives no token. Every
 message here passes through ``AzureAuth.redact`` so the key can never appear in it.
 
-A 200 whose body is not JSON is treated as transient: it is what a reply garbled or
-cut short on the way looks like (a gateway, a proxy, a connection closed early), and
-the same request asked again gets a whole reply. The retry policy bounds the
-attempts, so a service that only ever sends garbage still ends in an error.
+What was sent is told apart from what was not (``providers.http.sent``): a request
+that went out and got no usable reply is ``UnansweredError`` (transient, so retried,
+and counted as spent by the budget), because the service bills it — a reply the client
+gave up waiting for (a read timeout, the call's deadline), a connection dropped or a
+reply cut off mid-body, and a 200 whose body is not JSON (a reply garbled or cut short
+on the way: a gateway, a proxy, a connection closed early; the same request asked again
+gets a whole reply). A connection that could not be made sent nothing, and error
+replies (429, 5xx, 4xx) are not billed. The retry policy bounds the attempts, so a
+service that only ever sends garbage still ends in an error.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import json
 from dataclasses import dataclass
 
 from providers.azure.credentials import AzureAuth
-from providers.azure.retry_after import retry_after_seconds
 from providers.azure.sdk import PROVIDER
 from providers.errors import (
     BadImageError,
@@ -27,7 +31,10 @@ from providers.errors import (
     ProviderError,
     RateLimitedError,
     TransientError,
+    UnansweredError,
 )
+from providers.http.sent import lost_after_sending, never_sent
+from providers.retry_after import retry_after_seconds
 
 _IMAGE_CODES = ("InvalidImage", "NotSupportedImage")  # prefixes of the service's image codes
 
@@ -66,14 +73,14 @@ class ErrorTranslator:
     ) -> ProviderError:
         """The ``providers.errors`` type for an exception from ``ImageAnalysisClient.analyze``.
 
-        429 → ``RateLimitedError`` (``retry_after`` from the reply's headers); 408, 5xx,
-        timeouts and failed or cut-off connections → ``TransientError``; 401/403 →
-        ``PermanentError`` saying what to check; a 400 about the image →
-        ``BadImageError`` naming ``image`` (a description of what was sent); a body
-        that is not JSON → ``TransientError`` (see the module docstring); any other
-        azure-core error → ``PermanentError``. Raises ``TypeError`` for an exception
-        that is not the SDK's (a bug, not a service failure, so it must not be reported
-        as one).
+        429 → ``RateLimitedError`` (``retry_after`` from the reply's headers); 408, 5xx
+        and connections that could not be made → ``TransientError``; timeouts, dropped
+        or cut-off replies and bodies that are not JSON → ``UnansweredError`` (see the
+        module docstring); 401/403 → ``PermanentError`` saying what to check; a 400
+        about the image → ``BadImageError`` naming ``image`` (a description of what was
+        sent); any other azure-core error → ``PermanentError``. Raises ``TypeError``
+        for an exception that is not the SDK's (a bug, not a service failure, so it must
+        not be reported as one).
         """
         if isinstance(exc, ProviderError):
             return exc
@@ -83,9 +90,11 @@ class ErrorTranslator:
             return kind(self.auth.redact(message), provider=PROVIDER, operation=operation)
 
         if isinstance(exc, json.JSONDecodeError):
-            return made(TransientError, f"the reply is not JSON ({exc.msg} at character {exc.pos})")
+            return made(
+                UnansweredError, f"the reply is not JSON ({exc.msg} at character {exc.pos})"
+            )
         if isinstance(exc, az.DecodeError) and not isinstance(exc, az.IncompleteReadError):
-            return made(TransientError, f"the reply is not valid JSON ({_first_line(str(exc))})")
+            return made(UnansweredError, f"the reply is not valid JSON ({_first_line(str(exc))})")
         status = getattr(exc, "status_code", None)
         if isinstance(exc, az.HttpResponseError) and isinstance(status, int):
             return self._from_status(exc, status, operation, image)
@@ -97,8 +106,15 @@ class ErrorTranslator:
                 f"AZURE_CLIENT_SECRET) or set {self.auth.key_env} to the resource's key",
             )
         if isinstance(exc, az.ServiceRequestError | az.ServiceResponseError | az.HttpResponseError):
-            # Connection refused or reset, timeouts, and replies cut off mid-body.
-            return made(TransientError, f"{type(exc).__name__}: {_first_line(str(exc))}")
+            # Connection refused or reset, timeouts, and replies cut off mid-body. A
+            # "request" error means nothing was sent, except that azure-core files a read
+            # timeout while the body is read there too: the causes tell.
+            if isinstance(exc, az.ServiceRequestError):
+                sent = lost_after_sending(exc)
+            else:
+                sent = not never_sent(exc)
+            kind = UnansweredError if sent else TransientError
+            return made(kind, f"{type(exc).__name__}: {_first_line(str(exc))}")
         if isinstance(exc, az.AzureError):
             return made(PermanentError, f"{type(exc).__name__}: {_first_line(str(exc))}")
         raise TypeError(f"not an Azure SDK error: {type(exc).__name__}") from exc

@@ -24,7 +24,8 @@ OPTIONS = {
         "one so that replies stay comparable over an audit"
     ),
     "api-version": "Image Analysis API version (default 2023-10-01)",
-    "timeout": "seconds to connect, and to wait for each reply (default 30)",
+    "timeout": "seconds to connect, and to wait for each read of a reply (default 30)",
+    "deadline": "seconds for a whole call (default 4 x timeout)",
     "concurrency": "calls in flight at once (default 16; the rate limit still applies)",
 }
 
@@ -61,6 +62,7 @@ def build(ctx: BuildContext) -> object:
             model_version=ctx.option("model-version") or "latest",
             api_version=ctx.option("api-version") or DEFAULT_API_VERSION,
             timeout=_positive(ctx, "timeout", 30.0),
+            deadline_s=_positive(ctx, "deadline", 1.0) if "deadline" in ctx.options else None,
             max_concurrency=int(concurrency),
         )
     except ValueError as exc:

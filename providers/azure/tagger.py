@@ -5,12 +5,16 @@ the caller's rate limiter and retry policy (the ledger's) pace and repeat them, 
 SDK's own retries and redirects are switched off: retries stacked on ours would
 multiply attempts and hide 429s from the rate limiter, and a redirect would carry the
 key to another host. Each call has a connection and a read timeout (the SDK sets none
-by default that an audit would want).
+by default that an audit would want), and an overall deadline that azure-core has no
+setting for (``providers.http.deadline``): a reply trickling in a byte at a time ends
+at the deadline as ``UnansweredError``, which the budget counts as spent, since the
+service bills a reply whether or not the client waited for it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from types import ModuleType, TracebackType
 from typing import Any
@@ -22,6 +26,13 @@ from providers.azure.image_fit import LIMITS, ImageLimits, UnusableImageError, f
 from providers.azure.reply import MalformedReplyError, parse_tags
 from providers.azure.sdk import PROVIDER, require_sdk
 from providers.errors import BadImageError, BadReplyError
+from providers.http.deadline import (
+    DeadlineAdapter,
+    call_deadline,
+    default_deadline,
+    mount_deadline,
+    note_deadline,
+)
 from providers.query import QueryImage
 from providers.scores import Scores
 
@@ -38,8 +49,9 @@ class AzureTagger:
     credential), else the key in ``$key_env`` (``VISION_KEY``), else Microsoft Entra ID
     through azure-identity's ``DefaultAzureCredential``. ``language`` and
     ``model_version`` (``latest``, or a date such as ``2023-10-01`` to pin the model)
-    are sent with every call. ``timeout`` bounds connecting and, separately, the wait
-    for the reply, in seconds. ``threshold`` is the service's tag cut-off if you know
+    are sent with every call. ``timeout`` bounds connecting and, separately, each wait
+    for the reply's bytes, in seconds; ``deadline_s`` (default four times ``timeout``)
+    bounds each whole call. ``threshold`` is the service's tag cut-off if you know
     it (the service does not say); it is recorded in every ``Scores``.
 
     Raises ``MissingExtraError`` without the SDK, ``ValueError`` for a bad endpoint or
@@ -60,12 +72,19 @@ class AzureTagger:
         model_version: str = "latest",
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 30.0,
+        deadline_s: float | None = None,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         threshold: float | None = None,
         limits: ImageLimits = LIMITS,
     ) -> None:
-        if not timeout > 0:
+        if not (math.isfinite(timeout) and timeout > 0):
             raise ValueError(f"timeout must be positive, got {timeout}")
+        deadline = default_deadline(timeout) if deadline_s is None else float(deadline_s)
+        if not (math.isfinite(deadline) and deadline >= timeout):
+            raise ValueError(
+                f"deadline must be a number of seconds at least the timeout ({timeout:g}), "
+                f"got {deadline_s}"
+            )
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -86,6 +105,7 @@ class AzureTagger:
         self.model_version = model_version
         self.api_version = api_version
         self.timeout = float(timeout)
+        self.deadline_s = deadline
         self.max_concurrency = max_concurrency
         self.threshold = threshold
         self.limits = limits
@@ -137,22 +157,24 @@ class AzureTagger:
             ) from None
         from azure.core.exceptions import AzureError
 
-        try:
-            reply = self._client.analyze(
-                image_data=image.data,
-                visual_features=self._features,
-                language=self.language,
-                model_version=self.model_version,
-                connection_timeout=self.timeout,
-                read_timeout=self.timeout,
-            )
-        except (AzureError, json.JSONDecodeError) as exc:
-            sent = f"image sha256:{query.digest[:12]}, sent as {image.describe()}"
-            error = self._errors.translate(exc, operation=operation, image=sent)
-            # Keep the SDK's exception as the cause unless its text would show the key.
-            if self._auth.leaks(repr(exc)) or self._auth.leaks(str(exc)):
-                raise error from None
-            raise error from exc
+        with call_deadline(self.deadline_s) as deadline:
+            try:
+                reply = self._client.analyze(
+                    image_data=image.data,
+                    visual_features=self._features,
+                    language=self.language,
+                    model_version=self.model_version,
+                    connection_timeout=self.timeout,
+                    read_timeout=self.timeout,
+                )
+            except (AzureError, json.JSONDecodeError) as exc:
+                sent = f"image sha256:{query.digest[:12]}, sent as {image.describe()}"
+                error = self._errors.translate(exc, operation=operation, image=sent)
+                error = note_deadline(error, deadline, self.deadline_s)
+                # Keep the SDK's exception as the cause unless its text would show the key.
+                if self._auth.leaks(repr(exc)) or self._auth.leaks(str(exc)):
+                    raise error from None
+                raise error from exc
         try:
             return parse_tags(reply, threshold=self.threshold)
         except MalformedReplyError as exc:
@@ -182,23 +204,22 @@ class AzureTagger:
 def _build_client(
     sdk: ModuleType, endpoint: str, auth: AzureAuth, api_version: str, connections: int
 ) -> Any:
-    """An ``ImageAnalysisClient`` with no SDK retries or redirects and a pool of
-    ``connections`` connections (requests' default of 10 would drop the extra ones)."""
+    """An ``ImageAnalysisClient`` with no SDK retries or redirects, a pool of
+    ``connections`` connections (requests' default of 10 would drop the extra ones) and
+    connections that honour ``call_deadline``."""
     import requests
     from azure.core.pipeline.policies import RedirectPolicy, RetryPolicy
     from azure.core.pipeline.transport import RequestsTransport
-    from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
     session = requests.Session()
     # As azure-core configures its own sessions: urllib3 retries nothing either.
-    adapter = HTTPAdapter(
+    adapter = DeadlineAdapter(
         pool_connections=1,
         pool_maxsize=connections,
         max_retries=Retry(total=False, redirect=False, raise_on_status=False),
     )
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    mount_deadline(session, adapter)
     return sdk.ImageAnalysisClient(
         endpoint,
         auth.credential,

@@ -8,27 +8,31 @@ most one fault, so a run is reproducible request by request. Faults:
 - ``server_error``: HTTP 500 ``InternalServerError``;
 - ``slow``: the reply is delayed by ``slow_s`` seconds (then served normally);
 - ``drop``: the connection is closed without a reply;
-- ``malformed``: HTTP 200 with a body that is not JSON.
+- ``malformed``: HTTP 200 with a body that is not JSON;
+- ``trickle``: the real reply, its body sent in ten pieces over ``slow_s`` seconds
+  (each read waits a tenth of it: only a client's overall deadline stops it).
 
 ``operations`` limits faults to those operations (None: all); the first ``skip``
 requests that could be faulted are served normally; ``limit`` stops injecting after
-that many faults. ``FaultInjector`` is the ASGI middleware; swap its
-``plan`` at any time (the draw sequence restarts from the new plan's seed).
+that many faults (``providers.http.fault_draws``, the core shared with the test
+fakes). ``FaultInjector`` is the ASGI middleware; swap its ``plan`` at any time (the
+draw sequence restarts from the new plan's seed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections import Counter
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from providers.faces_local import wire
+from providers.http.fault_draws import FaultDraws
 
-FAULTS = ("throttle", "throughput", "server_error", "slow", "drop", "malformed")
+FAULTS = ("throttle", "throughput", "server_error", "slow", "drop", "malformed", "trickle")
+TRICKLE_PIECES = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class FaultPlan:
     slow: float = 0.0
     drop: float = 0.0
     malformed: float = 0.0
+    trickle: float = 0.0
     slow_s: float = 2.0
     seed: int = 0
     operations: frozenset[str] | None = None
@@ -48,13 +53,16 @@ class FaultPlan:
     limit: int | None = None
 
     def __post_init__(self) -> None:
-        rates = [getattr(self, name) for name in FAULTS]
-        if any(not 0.0 <= rate <= 1.0 for rate in rates) or sum(rates) > 1.0 + 1e-9:
-            raise ValueError(f"fault rates must be in 0..1 and sum to at most 1, got {rates}")
         if self.slow_s < 0:
             raise ValueError(f"slow_s must be >= 0, got {self.slow_s}")
-        if self.skip < 0 or (self.limit is not None and self.limit < 0):
-            raise ValueError(f"skip and limit must be >= 0, got {self.skip} and {self.limit}")
+        self.draws()  # validates the rates, skip and limit
+
+    def draws(self, injected: Counter[str] | None = None) -> FaultDraws:
+        """A fresh draw sequence for this plan, counting into ``injected``."""
+        rates = {name: getattr(self, name) for name in FAULTS}
+        return FaultDraws(
+            rates, seed=self.seed, skip=self.skip, limit=self.limit, injected=injected
+        )
 
     def applies_to(self, operation: str) -> bool:
         """Whether requests for ``operation`` may be faulted."""
@@ -86,26 +94,12 @@ class FaultInjector:
     @plan.setter
     def plan(self, plan: FaultPlan) -> None:
         self._plan = plan
-        self._rng = random.Random(plan.seed)
-        self._seen = 0
-        self._count = 0
+        self._draws = plan.draws(self.injected)
 
     def _draw(self, operation: str) -> str | None:
-        plan = self._plan
-        if not plan.applies_to(operation):
+        if not self._plan.applies_to(operation):
             return None
-        self._seen += 1
-        if self._seen <= plan.skip or (plan.limit is not None and self._count >= plan.limit):
-            return None
-        draw = self._rng.random()
-        for name in FAULTS:
-            rate = getattr(plan, name)
-            if draw < rate:
-                self._count += 1
-                self.injected[name] += 1
-                return name
-            draw -= rate
-        return None
+        return self._draws.draw()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -120,6 +114,8 @@ class FaultInjector:
             await self.app(scope, receive, send)
         elif fault == "drop":
             await self._drop(scope, receive, send)
+        elif fault == "trickle":
+            await self.app(scope, receive, _trickling(send, self._plan.slow_s))
         elif fault == "malformed":
             await self._reply(send, 200, b'{"FaceMatches": [{"Similarity": 9')
         else:
@@ -149,3 +145,30 @@ class FaultInjector:
             raise RuntimeError("a dropped-connection fault needs uvicorn's transport")
         transport.abort()
         await asyncio.sleep(0)  # let uvicorn see the connection is gone
+
+
+def _trickling(send: Send, seconds: float) -> Send:
+    """``send`` with the reply's body held back and sent in ``TRICKLE_PIECES`` pieces
+    spread over ``seconds`` (headers first, as soon as the body is ready)."""
+    held: list[Message] = []
+    body = bytearray()
+
+    async def trickle(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            held.append(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body.extend(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        await send(held.pop())
+        size = max(1, -(-len(body) // TRICKLE_PIECES))
+        pieces = [bytes(body[i : i + size]) for i in range(0, len(body), size)] or [b""]
+        for index, piece in enumerate(pieces):
+            await asyncio.sleep(seconds / TRICKLE_PIECES)
+            last = index == len(pieces) - 1
+            await send({"type": "http.response.body", "body": piece, "more_body": not last})
+
+    return trickle

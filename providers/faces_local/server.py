@@ -23,14 +23,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from providers.faces_local import wire
-from providers.faces_local.background import BackgroundServer
-from providers.faces_local.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from providers.faces_local.engine import FaceEngine
 from providers.faces_local.faults import FaultInjector, FaultPlan
 from providers.faces_local.service import RekognitionService
 from providers.faces_local.store import FaceStore
+from providers.http.background_server import BackgroundServer
+from providers.http.body_limit import BodyLimit, Refusal
 
 DEFAULT_PORT = 8090
+# Image.Bytes of 5 MB is 7 MB as base64, plus the JSON around it.
+DEFAULT_MAX_BODY = (wire.MAX_IMAGE_BYTES * 4) // 3 + 64 * 1024
 logger = logging.getLogger("isotope.faces")
 
 
@@ -110,7 +112,12 @@ def create_app(
             )
         return wire.json_reply(reply)
 
-    return FaultInjector(BodyLimit(app, max_body_bytes), faults)
+    return FaultInjector(BodyLimit(app, max_bytes=max_body_bytes, reply=_refusal), faults)
+
+
+def _refusal(refusal: Refusal, message: str) -> Response:
+    # The only large thing a Rekognition request carries is its image.
+    return wire.error_reply(wire.AwsError("ImageTooLargeException", message))
 
 
 def _is_loopback(host: str) -> bool:

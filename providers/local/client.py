@@ -25,7 +25,6 @@ from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3
 
 from providers.errors import (
     BadImageError,
@@ -36,9 +35,11 @@ from providers.errors import (
     TransientError,
     UnansweredError,
 )
-from providers.local.deadline import DeadlineAdapter, call_deadline
+from providers.http.deadline import call_deadline, default_deadline, mount_deadline
+from providers.http.sent import never_sent
 from providers.query import QueryImage
 from providers.redact import redact_url
+from providers.retry_after import retry_after_seconds
 from providers.scores import OutputMode, Scores
 from providers.vertex.identity import (
     DeployedModel,
@@ -70,14 +71,6 @@ class RetryLike(Protocol):
     """What the client needs of ``providers.retry.RetryPolicy``."""
 
     def call(self, fn: Callable, *args: object, operation: str) -> object: ...
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date; the retry policy's own backoff applies
 
 
 def _error_message(response: requests.Response) -> str:
@@ -131,7 +124,7 @@ class LocalClassifier:
             raise ProviderOptionError(
                 f"timeout must be a positive number of seconds, got {timeout_s}"
             )
-        self.deadline_s = 4 * timeout_s if deadline_s is None else deadline_s
+        self.deadline_s = default_deadline(timeout_s) if deadline_s is None else deadline_s
         if not (math.isfinite(self.deadline_s) and self.deadline_s > 0):
             raise ProviderOptionError(
                 f"deadline must be a positive number of seconds, got {deadline_s}"
@@ -265,7 +258,7 @@ class LocalClassifier:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.mount("http://", DeadlineAdapter())
+            mount_deadline(session)
             if self._api_key:
                 session.headers["x-goog-api-key"] = self._api_key
             self._local.session = session
@@ -376,7 +369,7 @@ class LocalClassifier:
             )
             # Never connected: nothing reached the server. Otherwise it may have
             # processed (and billed) the request although no reply came back.
-            error = TransientError if _never_sent(exc) else UnansweredError
+            error = TransientError if never_sent(exc) else UnansweredError
             raise error(f"{url}: {why}", provider=PROVIDER, operation=operation) from exc
         status = response.status_code
         if 300 <= status < 400:
@@ -396,14 +389,14 @@ class LocalClassifier:
                     message,
                     provider=PROVIDER,
                     operation=operation,
-                    retry_after=_retry_after(response),
+                    retry_after=retry_after_seconds(response.headers),
                 )
             if status >= 500 or status == 408:
                 raise TransientError(
                     message,
                     provider=PROVIDER,
                     operation=operation,
-                    retry_after=_retry_after(response),
+                    retry_after=retry_after_seconds(response.headers),
                 )
             if status == 413:
                 raise PayloadTooLargeError(message, provider=PROVIDER, operation=operation)
@@ -416,14 +409,6 @@ class LocalClassifier:
             raise BadReplyError(
                 f"{url}: reply is not JSON", provider=PROVIDER, operation=operation
             ) from exc
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the connection itself failed (refused, unreachable, connect timeout)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
 
 
 def _prediction_problem(pred: object) -> str | None:

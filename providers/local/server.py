@@ -9,7 +9,7 @@ traceback, no internals in the reply). Binds 127.0.0.1 unless told otherwise
 
 Limits per request: the body (``max_body_bytes``, 1.5 MB like Vertex AI), the time to
 receive it (``body_timeout_s``) and how many bodies are received at once
-(``max_concurrent_uploads``) — ``providers.local.upload_guard`` —; how many
+(``max_concurrent_uploads``) — ``providers.http.body_limit`` —; how many
 images (``max_instances``), the pixels of one image (``predictor.MAX_PIXELS``) and of
 all of them together (``max_request_pixels``, checked from the headers before any
 image is decoded: 413, so a client halves its batch).
@@ -22,9 +22,6 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -35,8 +32,9 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp
 
+from providers.http.background_server import BackgroundServer
+from providers.http.body_limit import BodyLimit
 from providers.local.batcher import MicroBatcher
 from providers.local.bind import check_host
 from providers.local.google_error import google_error
@@ -47,7 +45,7 @@ from providers.local.protocol import (
     parse_parameters,
     prediction,
 )
-from providers.local.upload_guard import UploadGuard
+from providers.local.upload_refusal import upload_refusal
 
 DEFAULT_MAX_BODY = 1_500_000  # Vertex AI's online prediction payload limit (~1.5 MB)
 DEFAULT_BODY_TIMEOUT_S = 10.0  # 1.5 MB at 1.2 Mbit/s; a stalled upload is cut off after it
@@ -211,9 +209,10 @@ def create_app(
             "modelVersionId": version,
         }
 
-    guarded = UploadGuard(
+    guarded = BodyLimit(
         app,
         max_bytes=max_body_bytes,
+        reply=upload_refusal,
         timeout_s=body_timeout_s,
         max_concurrent=max_concurrent_uploads,
     )
@@ -250,55 +249,6 @@ def serve(model_path: Path, *, host: str = "127.0.0.1", port: int = 8080, **opti
     check_host(host)
     app = create_app(model_path, **options)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
-
-
-class BackgroundServer:
-    """Run an ASGI app with uvicorn in a daemon thread on a free port (tests, demo).
-
-    Use as a context manager; ``base_url`` is ``http://HOST:PORT``.
-    """
-
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self.host = host
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        """Where the server listens."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> BackgroundServer:
-        """Start serving (once; later calls return at once) when it accepts connections."""
-        if self._thread.is_alive() or self._server.started:
-            return self
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"local server on {self.base_url} did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Shut down gracefully (finishes in-flight requests) and release the port."""
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        self._sock.close()
-
-    def __enter__(self) -> BackgroundServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def serve_in_background(model_path: Path, **options) -> BackgroundServer:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from providers.errors import BadImageError, BadReplyError, ProviderError
+from providers.errors import BadImageError, BadReplyError, ProviderError, UnansweredError
 from providers.face_collection import (
     CollectionInfo,
     CollectionSummary,
@@ -31,9 +31,10 @@ from providers.face_collection import (
     SearchOutcome,
     model_identity,
 )
+from providers.http.deadline import call_deadline, note_deadline
 from providers.query import QueryImage
 from providers.rekognition import ids, replies
-from providers.rekognition.connection import RekognitionConnection, public_url
+from providers.rekognition.connection import UNREADABLE, RekognitionConnection, public_url
 from providers.rekognition.errors import is_no_face, translate
 from providers.rekognition.images import wire_bytes
 
@@ -117,13 +118,24 @@ class RekognitionCollection:
         )
 
     def _call(self, name: str, method: str, **params: object) -> Any:
-        try:
-            return getattr(self._client, method)(**params)
-        except Exception as exc:  # every botocore failure, typed for the retry policy
-            translated = translate(exc, provider=self.provider, operation=self._operation(name))
-            if translated is None:
-                raise
-            raise translated from exc
+        """One boto3 call within the connection's overall deadline, its failures typed."""
+        operation = self._operation(name)
+        seconds = self._connection.call_deadline_s
+        with call_deadline(seconds) as deadline:
+            try:
+                reply = getattr(self._client, method)(**params)
+            except Exception as exc:  # every botocore failure, typed for the retry policy
+                translated = translate(exc, provider=self.provider, operation=operation)
+                if translated is None:
+                    raise
+                raise note_deadline(translated, deadline, seconds) from exc
+        if isinstance(reply, dict) and reply.pop(UNREADABLE, False):
+            # Answered (and billed) with a body garbled or cut short on the way: no reply
+            # to use; asked again, the service sends a whole one.
+            raise UnansweredError(
+                "HTTP 200 with a body that is not JSON", provider=self.provider, operation=operation
+            )
+        return reply
 
     def _remember(self, info: CollectionInfo | None) -> None:
         with self._lock:

@@ -4,6 +4,11 @@ botocore is configured not to retry (``providers.rekognition.connection``), so e
 throttle, 5xx and dropped connection reaches this translation once and the project's
 ``RetryPolicy`` decides. Rekognition says "no face in the image" with an
 ``InvalidParameterException``; ``is_no_face`` tells that reply from a real bad request.
+
+A call that went out and got no reply — a read timeout or the call's deadline, a
+connection closed mid-reply, a body cut off — is ``UnansweredError`` (transient, and
+counted as spent: Rekognition bills the call). A connection that could not be made
+(``providers.http.sent``) and error replies (throttling, 5xx) were not billed.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from providers.errors import (
     ProviderError,
     RateLimitedError,
     TransientError,
+    UnansweredError,
 )
 from providers.face_collection import (
     AccessDeniedError,
@@ -21,6 +27,8 @@ from providers.face_collection import (
     CollectionNotFoundError,
     InvalidRequestError,
 )
+from providers.http.sent import never_sent
+from providers.retry_after import retry_after_seconds
 
 _RATE_LIMITED = {
     "ThrottlingException",
@@ -49,15 +57,6 @@ _INVALID = {
 }
 
 
-def _retry_after(headers: object) -> float | None:
-    # Rekognition sends no Retry-After; a proxy in front of it may (delta-seconds).
-    value = headers.get("retry-after") if isinstance(headers, dict) else None
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
-
-
 class RegionError(PermanentError):
     """No AWS region was given, or Rekognition is not offered in it."""
 
@@ -80,7 +79,9 @@ def _client_error(exc: BaseException, *, provider: str, operation: str) -> Provi
     message = f"{code or 'error'}: {error.get('Message', '') or exc}"
     meta = response.get("ResponseMetadata", {})
     status = int(meta.get("HTTPStatusCode", 0) or 0)
-    retry_after = _retry_after(meta.get("HTTPHeaders"))
+    # Rekognition sends no Retry-After; a proxy in front of it may.
+    headers = meta.get("HTTPHeaders")
+    retry_after = retry_after_seconds(headers) if isinstance(headers, dict) else None
     if code in _RATE_LIMITED or status == 429:
         return RateLimitedError(
             message, provider=provider, operation=operation, retry_after=retry_after
@@ -106,8 +107,9 @@ def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderE
     """The ``providers.errors`` type for an exception raised by a boto3 call, or None.
 
     Throttling (``ThrottlingException``, ``ProvisionedThroughputExceededException``,
-    HTTP 429) becomes ``RateLimitedError``; 5xx, timeouts and lost connections
-    ``TransientError``; unknown collection, existing collection, access and
+    HTTP 429) becomes ``RateLimitedError``; 5xx and connections that could not be made
+    ``TransientError``; timeouts and replies lost after the request went out
+    ``UnansweredError``; unknown collection, existing collection, access and
     credential failures, a missing or unknown region, refused images and invalid
     parameters their ``PermanentError`` subclasses. None for an exception that does not
     come from botocore: that is a bug, and the caller re-raises it unchanged.
@@ -142,9 +144,14 @@ def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderE
             provider=provider,
             operation=operation,
         )
-    if isinstance(exc, bexc.HTTPClientError | bexc.ConnectionError | bexc.IncompleteReadError):
-        # Timeouts, refused or dropped connections, replies cut off mid-body.
-        return TransientError(message, provider=provider, operation=operation)
+    import urllib3.exceptions as u3
+
+    # Timeouts, refused or dropped connections, replies cut off mid-body (botocore reads
+    # the body after sending, so urllib3's own errors reach here unwrapped).
+    lost = (bexc.HTTPClientError, bexc.ConnectionError, bexc.IncompleteReadError, u3.HTTPError)
+    if isinstance(exc, (*lost, TimeoutError, ConnectionError)):
+        kind = TransientError if never_sent(exc) else UnansweredError
+        return kind(message, provider=provider, operation=operation)
     if isinstance(exc, bexc.ParamValidationError):
         return InvalidRequestError(message, provider=provider, operation=operation)
     if isinstance(exc, bexc.BotoCoreError):

@@ -17,7 +17,8 @@ OPTIONS = {
     "search_quality_filter": "SearchFacesByImage QualityFilter (default NONE)",
     "concurrency": "calls in flight at once (default 4)",
     "connect_timeout": "seconds to connect (default 10)",
-    "read_timeout": "seconds to wait for a reply (default 60)",
+    "read_timeout": "seconds to wait for each read of a reply (default 60)",
+    "deadline": "seconds for a whole call (default 4 x read_timeout)",
 }
 
 
@@ -59,6 +60,7 @@ def build_collection(
             dummy_credentials=dummy_credentials,
             connect_timeout_s=_float_option(ctx, "connect_timeout", 10.0),
             read_timeout_s=_float_option(ctx, "read_timeout", 60.0),
+            deadline_s=ctx.float_option("deadline"),
         )
         return RekognitionCollection(
             ctx.target,

@@ -8,6 +8,10 @@ retry policy (the ledger's), which also makes sure no query is billed twice.
 Every reply names the deployed model that served it (``Scores.model``, see
 ``providers.vertex.identity``); ``model_identity`` reads the endpoint resource (free) and
 refuses an endpoint whose traffic is split between deployed models.
+
+Every call has an overall deadline besides the SDK's per-read ``timeout``
+(``providers.vertex.deadline``): a reply trickling in a byte at a time ends at the
+deadline as ``UnansweredError``, counted as spent (``providers.vertex.errors``).
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from providers.errors import BadImageError, BadReplyError, PermanentError, ProviderOptionError
+from providers.http.deadline import call_deadline, default_deadline, note_deadline
 from providers.query import QueryImage
 from providers.scores import OutputMode, Scores
 from providers.vertex.connection import VertexConnection
+from providers.vertex.deadline import bind_prediction_client, bound_method
 from providers.vertex.errors import PROVIDER, translate
 from providers.vertex.identity import DeployedModel, reply_identity, serving_identity
 from providers.vertex.payload import REQUEST_LIMIT, Instance, pack, to_instance
@@ -57,9 +63,11 @@ class VertexClassifier:
     ("rest" or "grpc") point the SDK at a private or local server; plain HTTP uses
     anonymous credentials, everything else Application Default Credentials.
     ``labels`` (every label the model knows) fixes ``maxPredictions``; without it the
-    labels are learned from the first full reply. ``timeout`` bounds each request
-    (the SDK sets none). ``max_instances`` caps instances per request; it shrinks by
-    itself when the endpoint rejects a request for carrying too many.
+    labels are learned from the first full reply. ``timeout`` bounds connecting and
+    each read of a reply over REST, the whole call over gRPC (the SDK sets none);
+    ``deadline_s`` (default four times ``timeout``) bounds each whole call over REST.
+    ``max_instances`` caps instances per request; it shrinks by itself when the
+    endpoint rejects a request for carrying too many.
     """
 
     provider = PROVIDER
@@ -74,12 +82,19 @@ class VertexClassifier:
         transport: str | None = None,
         labels: Sequence[str] | None = None,
         timeout: float = 60.0,
+        deadline_s: float | None = None,
         max_instances: int = 8,
         max_concurrency: int = 4,
         request_limit: int = REQUEST_LIMIT,
     ) -> None:
-        if timeout <= 0:
+        if not (math.isfinite(timeout) and timeout > 0):
             raise ProviderOptionError(f"timeout must be positive, got {timeout}")
+        self.deadline_s = default_deadline(timeout) if deadline_s is None else float(deadline_s)
+        if not (math.isfinite(self.deadline_s) and self.deadline_s >= timeout):
+            raise ProviderOptionError(
+                f"deadline must be a number of seconds at least the timeout ({timeout:g}), "
+                f"got {deadline_s}"
+            )
         if max_instances < 1 or max_concurrency < 1:
             raise ProviderOptionError("max_instances and max_concurrency must be at least 1")
         self.target = endpoint_resource_name(endpoint_name, project=project, location=location)
@@ -110,12 +125,7 @@ class VertexClassifier:
         """
         operation = f"vertex get endpoint {self.target}"
         endpoint = self._sdk_endpoint()
-        try:
-            resource = endpoint.api_client.get_endpoint(
-                name=self.target, timeout=self.timeout, retry=None
-            )
-        except Exception as exc:  # every SDK/transport failure, typed for the retry policy
-            raise translate(exc, operation=operation) from exc
+        resource = self._get_endpoint(endpoint, operation)
         deployed = [
             DeployedModel(str(d.id), str(d.model), str(d.model_version_id))
             for d in resource.deployed_models
@@ -166,33 +176,48 @@ class VertexClassifier:
                     endpoint = aiplatform.Endpoint(self.target)
                     # The prediction client is built lazily from global settings: build it
                     # now, while this connection's settings are the global ones.
-                    endpoint._prediction_client  # noqa: B018
+                    bind_prediction_client(endpoint)
                 self._endpoint = endpoint
             return self._endpoint
 
-    def _fetch_resource(self, endpoint: Any) -> None:
+    def _fetch_resource(self, endpoint: Any, operation: str) -> None:
         # Before its first predict the SDK fetches the endpoint resource with its own
         # retry (up to 120 s, invisible to our retry policy and timeout). Fetch it here
         # once instead, with our timeout and no retry, so failures surface at once.
         with self._lock:
             if not self._fetched:
-                endpoint._gca_resource = endpoint.api_client.get_endpoint(
-                    name=self.target, timeout=self.timeout, retry=None
-                )
+                endpoint._gca_resource = self._get_endpoint(endpoint, operation)
                 self._fetched = True
+
+    def _get_endpoint(self, endpoint: Any, operation: str) -> Any:
+        """The endpoint resource (a free GET) within the call's deadline; failures typed
+        for the retry policy, as ``operation``."""
+        with call_deadline(self.deadline_s) as deadline:
+            try:
+                get = bound_method(endpoint.api_client, "get_endpoint")
+                return get(name=self.target, timeout=self.timeout, retry=None)
+            except Exception as exc:  # every SDK/transport failure
+                error = note_deadline(
+                    translate(exc, operation=operation), deadline, self.deadline_s
+                )
+                raise error from exc
 
     def _predict(self, instances: list[Instance]) -> list[Scores]:
         operation = f"vertex predict {self.target}"
         endpoint = self._sdk_endpoint()
-        try:
-            self._fetch_resource(endpoint)
-            reply = endpoint.predict(
-                instances=[instance.body for instance in instances],
-                parameters=dict(self.parameters),
-                timeout=self.timeout,
-            )
-        except Exception as exc:  # every SDK/transport failure, typed for the retry policy
-            raise translate(exc, operation=operation) from exc
+        self._fetch_resource(endpoint, operation)
+        with call_deadline(self.deadline_s) as deadline:
+            try:
+                reply = endpoint.predict(
+                    instances=[instance.body for instance in instances],
+                    parameters=dict(self.parameters),
+                    timeout=self.timeout,
+                )
+            except Exception as exc:  # every SDK/transport failure, typed for the retry policy
+                error = note_deadline(
+                    translate(exc, operation=operation), deadline, self.deadline_s
+                )
+                raise error from exc
         predictions = list(reply.predictions or [])
         if len(predictions) != len(instances):
             raise BadReplyError(

@@ -32,6 +32,7 @@ def _build(ctx: BuildContext) -> object:
             api_endpoint=ctx.endpoint_url,
             transport=ctx.option("transport"),
             timeout=ctx.float_option("timeout", 60.0) or 60.0,
+            deadline_s=ctx.float_option("deadline"),
         )
     except ValueError as exc:
         raise ProviderOptionError(str(exc)) from None
@@ -57,7 +58,8 @@ SPEC = ProviderSpec(
         "project": "project of a bare endpoint ID",
         "location": "region of a bare endpoint ID (default us-central1; or --region)",
         "transport": "rest | grpc",
-        "timeout": "seconds per request (default 60)",
+        "timeout": "seconds to connect and per read of a reply (default 60)",
+        "deadline": "seconds for a whole call over REST (default 4 x timeout)",
     },
     summary="a model deployed on a Google Vertex AI endpoint (real SDK)",
 )

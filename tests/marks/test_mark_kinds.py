@@ -13,7 +13,7 @@ from marks.kinds import make_mark
 from marks.mark import MarkKind
 
 
-@pytest.mark.parametrize("kind", ["procedural", "square", "pixels"])
+@pytest.mark.parametrize("kind", ["dead_leaves", "procedural", "square", "pixels"])
 def test_seeded_kinds_are_deterministic_and_distinct(kind: str) -> None:
     a = make_mark("a", kind, seed=1)
     assert a.fingerprint == make_mark("b", kind, seed=1).fingerprint
@@ -76,3 +76,24 @@ def test_square_and_pixels_masks() -> None:
     assert ys.max() - ys.min() + 1 == xs.max() - xs.min() + 1 == square.params["side"]
     pixels = make_mark("x", "pixels", seed=3)
     assert 0.05 < pixels.mask.mean() < 0.15
+
+
+def test_dead_leaves_kind_is_the_generator_and_seeded() -> None:
+    from marks.dead_leaves import make_dead_leaves
+    from marks.secret_seed import SEEDED_KINDS
+
+    mark = make_mark("d", MarkKind.DEAD_LEAVES, seed=2**100 + 3)
+    pixels, mask, params = make_dead_leaves(2**100 + 3)
+    assert np.array_equal(mark.pixels, pixels) and np.array_equal(mark.mask, mask)
+    assert mark.params["generator"] == params["generator"] == "dead_leaves/1"
+    # Rebuilt from its seed alone, so fresh seeds give same-family externals.
+    assert MarkKind.DEAD_LEAVES in SEEDED_KINDS
+    with pytest.raises(ValueError, match="takes no image"):
+        make_mark("d", "dead_leaves", seed=1, image=Path("x.png"))
+
+
+def test_general_purpose_defaults_to_dead_leaves_and_faces_keeps_procedural() -> None:
+    from marks.purposes import FACES, GENERAL
+
+    assert GENERAL.kind is MarkKind.DEAD_LEAVES
+    assert FACES.kind is MarkKind.PROCEDURAL

@@ -19,7 +19,8 @@ from fixtures.fake_azure.tag_model import scene, train_tagger
 from fixtures.fake_vertex.app import FakeVertex
 from providers import registry
 from providers.classifier import Classifier
-from providers.local.server import BackgroundServer, create_app
+from providers.http.background_server import BackgroundServer
+from providers.local.server import create_app
 from providers.query import QueryImage
 from providers.spec import BuildContext, ProviderKind
 

@@ -25,7 +25,7 @@ from marks import external_seeds
 from marks.kinds import make_mark
 from marks.mark import Mark
 from marks.store import MarkStore
-from providers.local.server import BackgroundServer
+from providers.http.background_server import BackgroundServer
 
 KEY = f"test-vision-key-{secrets.token_hex(12)}"
 TAG = "portrait"

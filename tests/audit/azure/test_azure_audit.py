@@ -182,7 +182,9 @@ def test_faults_change_nothing_but_the_attempts(person, request, model):
     # with the service's own bucket deeper than the client's, as a real service's is.
     rate, burst = SPEC.rate.per_s, SPEC.rate.burst
     tagger.fake.quota = quota = Quota(rate, 2 * burst)
-    budget = ["--budget-queries", str(calm["queries"]["billed"])]  # exactly what it needs
+    # What it needs, and room for the calls sent without a usable reply (slow, dropped,
+    # garbled): a real service bills those too, so they count against the budget.
+    budget = ["--budget-queries", str(2 * calm["queries"]["billed"])]
     code, out, result = cli(
         person, tagger, "probability", *SMALL, *timeout, *budget, workspace="faults"
     )
@@ -201,6 +203,9 @@ def test_faults_change_nothing_but_the_attempts(person, request, model):
     assert billed == calm["queries"]["billed"] == len(answered) == len(set(answered))
     assert ledger_rows(person / "faults") == billed
     assert out["queries"]["attempts"] >= billed + sum(plan.injected.values())
+    unanswered = sum(plan.injected[kind] for kind in ("slow", "drop", "malformed_json"))
+    assert out["queries"]["unanswered"] == unanswered > 0
+    assert out["cost_usd"] == pytest.approx((billed + unanswered) * SPEC.prices[0].usd)
     # The client kept its rate: the server's own bucket never had to refuse a call.
     assert quota.refused == 0 and quota.max_in_window(1.0) <= rate + 2 * burst
     assert_key_nowhere(tagger.key, result.stdout, result.stderr, folders=(person / "faults",))

@@ -23,7 +23,7 @@ from audit.cli import audit as cli_audit
 from audit.cli.app import app
 from marks.kinds import make_mark
 from marks.store import MarkStore
-from providers.local.server import BackgroundServer
+from providers.http.background_server import BackgroundServer
 from providers.mock.target import mock_from_target
 from providers.rate_limit import RateLimiter
 

@@ -125,8 +125,8 @@ def audit_faces(scene: dict, *extra: str, collection: str = "copies", ws: str = 
     return invoke(
         scene,
         "audit", "faces", "--provider", "local", "--endpoint-url", scene["url"],
-        "--collection", collection, "--mark", "mine", "--n", "3", "--externals", "19",
-        "--level", "0.05", "--json", *extra, workspace=ws,
+        "--collection", collection, "--mark", "mine", "--n", "3", "--externals", "9",
+        "--level", "0.1", "--json", *extra, workspace=ws,
     )  # fmt: skip
 
 
@@ -140,11 +140,11 @@ def test_audit_faces_json_has_the_audit_fields_and_detects(scene) -> None:
     }  # fmt: skip
     assert shared <= set(out)
     assert out["verdict"] == "detected" and out["method"] == "calibrated"
-    assert out["p_value"] == 0.05 and out["exact"] is True
+    assert out["p_value"] == 0.1 and out["exact"] is True
     assert {k: out["queries"][k] for k in ("billed", "cached", "attempts")} == {
-        "billed": 60,
+        "billed": 30,
         "cached": 0,
-        "attempts": 60,
+        "attempts": 30,
     }
     assert out["model"]["identity"].startswith("copies@face-model-dlib")
     assert out["metrics"]["true_mark"]["share_with_match"] == 1.0
@@ -152,14 +152,14 @@ def test_audit_faces_json_has_the_audit_fields_and_detects(scene) -> None:
     assert "verdict: detected" in summary
     # Run again: every search comes from the ledger.
     code, again, _ = audit_faces(scene)
-    assert code == 0 and again["queries"]["billed"] == 0 and again["queries"]["cached"] == 60
+    assert code == 0 and again["queries"]["billed"] == 0 and again["queries"]["cached"] == 30
 
 
 def test_dry_run_plans_and_sends_nothing(scene, server) -> None:
     before = server.faults.requests
     code, plan, _ = audit_faces(scene, "--dry-run", "--method", "sequential")
     assert code == 0 and plan["dry_run"] is True
-    assert plan["first_searches"] == 6 and plan["max_searches"] == 60
+    assert plan["first_searches"] == 6 and plan["max_searches"] == 30
     assert plan["probes_available"] == 3 and plan["alpha"] == 0.1
     assert server.faults.requests == before
 
@@ -176,7 +176,7 @@ def test_exit_codes(scene) -> None:
         scene, "--method", "sequential", "--budget-queries", "10", ws="fresh"
     )
     assert code == 3 and out["verdict"] == "inconclusive" and out["queries"]["billed"] <= 10
-    code, out, _ = audit_faces(scene, "--budget-queries", "10")  # one step of 60 cannot fit
+    code, out, _ = audit_faces(scene, "--budget-queries", "10")  # one step of 30 cannot fit
     assert code == 2 and "budget" in out["error"]
 
 

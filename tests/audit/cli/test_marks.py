@@ -24,7 +24,7 @@ def test_marks_new_list_show(runner, cli, store_args) -> None:
     result = run(runner, cli, "marks", "new", "alpha1", "--seed", "3", "--json", *store_args)
     assert result.exit_code == 0, result.stderr
     created = json.loads(result.stdout)
-    assert created["name"] == "alpha1" and created["kind"] == "procedural"
+    assert created["name"] == "alpha1" and created["kind"] == "dead_leaves"  # the default
     assert len(created["commitment"]["value"]) == 64
     assert '"salt"' not in result.stdout
     listed = json.loads(run(runner, cli, "marks", "list", "--json", *store_args).stdout)
@@ -160,3 +160,24 @@ def test_mark_out_inside_source_and_empty(
         *store_args,
     )
     assert empty.exit_code == 2 and "no image files" in empty.stderr
+
+
+def test_mark_warns_when_a_setting_is_known_weak(
+    runner, cli, store_args, photos: Path, tmp_path: Path
+) -> None:
+    run(runner, cli, "marks", "new", "w", *store_args)
+    base = ["mark", str(photos), "--mark", "w", *store_args]
+    faint = run(runner, cli, *base, "--out", str(tmp_path / "o1"), "--alpha", "0.2")
+    assert faint.exit_code == 0, faint.stderr  # a warning, not a refusal
+    assert "warning: α 0.2 is below 0.4" in faint.stderr
+    few = run(runner, cli, *base, "--out", str(tmp_path / "o2"), "--fraction", "0.05", "--json")
+    assert few.exit_code == 0
+    warnings = json.loads(few.stdout)["warnings"]
+    assert len(warnings) == 1 and "0.05 of the images is below 0.1" in warnings[0]
+    usual = run(runner, cli, *base, "--out", str(tmp_path / "o3"), "--json")
+    assert json.loads(usual.stdout)["warnings"] == [] and "warning" not in usual.stderr
+    # Face marks are faint on purpose (their audits test the posted copy itself).
+    run(runner, cli, "marks", "new", "f", "--for", "faces", *store_args)
+    face = run(runner, cli, "mark", str(photos), "--mark", "f", "--out", str(tmp_path / "o4"),
+               *store_args)  # fmt: skip
+    assert face.exit_code == 0 and "warning: α" not in face.stderr

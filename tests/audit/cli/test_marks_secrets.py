@@ -58,7 +58,7 @@ def test_new_seeds_are_128_bit_secrets_kept_exactly(runner, cli, root: Path) -> 
     store = MarkStore.open(root)
     seeds = [store.info(name)["seed"] for name in ("a", "b", "c")]
     assert all(2**64 <= seed < 2**128 for seed in seeds) and len(set(seeds)) == 3
-    again = make_mark("a", "procedural", seed=seeds[0])  # the store kept the big int exactly
+    again = make_mark("a", "dead_leaves", seed=seeds[0])  # the store kept the big int exactly
     assert again.fingerprint == store.info("a")["fingerprint"]
 
 

@@ -43,7 +43,7 @@ def fingerprint_derived(mark: Mark, count: int) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["procedural", "square", "pixels"])
+@pytest.mark.parametrize("kind", ["dead_leaves", "procedural", "square", "pixels"])
 def test_externals_are_secret_per_store_and_stable_within_one(tmp_path: Path, kind: str) -> None:
     mark = make_mark("mine", kind, seed=2**100 + 7)
     first = store_with(tmp_path / "a", mark)

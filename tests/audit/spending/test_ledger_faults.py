@@ -22,8 +22,8 @@ from audit.errors import BudgetExhausted, LedgerError, WorkspaceBusyError
 from audit.spending.budget import Budget
 from audit.spending.ledger import LEDGER_FILE, Ledger, LedgeredClassifier
 from providers.errors import BadReplyError, ProviderError
+from providers.http.background_server import BackgroundServer
 from providers.local.client import LocalClassifier
-from providers.local.server import BackgroundServer
 from providers.query import QueryImage
 from providers.retry import RetryPolicy
 from providers.scores import OutputMode, Scores

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.verifiers.max_t import max_t, standardize_columns
+from audit.verifiers.max_t import max_t, spread_floor, standardize_columns
 from audit.verifiers.simulation import largest_count_consistent
 
 
@@ -14,13 +14,18 @@ def test_max_t_by_hand() -> None:
         [
             [0.0, 3.0],  # the true mark: high on label 1
             [1.0, 0.0],
-            [-1.0, 1.0],
-            [0.0, -1.0],
+            [-1.0, 0.0],
+            [0.0, -3.0],
         ]
     )
+    spreads = s.std(axis=0, ddof=1)  # label 0 is quieter than label 1
+    floor = np.sqrt(np.mean(spreads**2))
+    assert spread_floor(s) == pytest.approx(floor)
     z = standardize_columns(s)
     assert z.mean(axis=0) == pytest.approx([0, 0])
-    assert z.std(axis=0, ddof=1) == pytest.approx([1, 1])
+    # Each label's spread, with the common scale added in quadrature.
+    assert z[:, 0] == pytest.approx(s[:, 0] / np.sqrt(spreads[0] ** 2 + floor**2))
+    assert z[:, 1] == pytest.approx(s[:, 1] / np.sqrt(spreads[1] ** 2 + floor**2))
     evidence = max_t(s)
     maxima = z.max(axis=1)
     assert evidence.maxima == pytest.approx(maxima)

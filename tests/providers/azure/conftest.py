@@ -15,7 +15,7 @@ import pytest
 from fixtures.fake_azure.app import FakeImageAnalysis
 from fixtures.fake_azure.faults import FaultPlan
 from fixtures.fake_azure.tag_model import scene, train_tagger
-from providers.local.server import BackgroundServer
+from providers.http.background_server import BackgroundServer
 from providers.query import QueryImage
 
 KEY = f"test-vision-key-{secrets.token_hex(12)}"

@@ -8,8 +8,10 @@ from azure.core.exceptions import (
     HttpResponseError,
     IncompleteReadError,
     ServiceRequestError,
+    ServiceResponseError,
     ServiceResponseTimeoutError,
 )
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 from providers.azure.credentials import key_auth
 from providers.azure.errors import ErrorTranslator
@@ -18,6 +20,7 @@ from providers.errors import (
     PermanentError,
     RateLimitedError,
     TransientError,
+    UnansweredError,
 )
 
 ENDPOINT = "https://name.cognitiveservices.azure.com"
@@ -49,12 +52,24 @@ def _status(status: int, message: str = "refused") -> HttpResponseError:
         (_status(400, "The image size is not allowed"), BadImageError, "refused the image"),
         (_status(400, "Unsupported language"), PermanentError, "HTTP 400"),
         (_status(415), PermanentError, "HTTP 415"),
+        # Nothing was sent: not billed.
         (ServiceRequestError("connection refused"), TransientError, "connection refused"),
-        (ServiceResponseTimeoutError("read timed out"), TransientError, "read timed out"),
-        (IncompleteReadError("cut off"), TransientError, "IncompleteReadError"),
-        (HttpResponseError(message="Response ended prematurely"), TransientError, "prematurely"),
-        # A garbled body is retried: the same request asked again gets a whole reply.
-        (DecodeError("JSON is invalid"), TransientError, "not valid JSON"),
+        (
+            ServiceResponseError("refused", error=NewConnectionError(None, "refused")),
+            TransientError,
+            "refused",
+        ),
+        # Sent, and no usable reply came back: billed all the same, and retried.
+        (ServiceResponseTimeoutError("read timed out"), UnansweredError, "read timed out"),
+        (
+            ServiceRequestError("body", error=ReadTimeoutError(None, "/", "read timed out")),
+            UnansweredError,
+            "body",
+        ),
+        (IncompleteReadError("cut off"), UnansweredError, "IncompleteReadError"),
+        (HttpResponseError(message="Response ended prematurely"), UnansweredError, "prematurely"),
+        # A garbled body: the same request asked again gets a whole reply.
+        (DecodeError("JSON is invalid"), UnansweredError, "not valid JSON"),
     ],
 )
 def test_translation(exc, kind, says):

@@ -100,11 +100,19 @@ def boto_client(server: FaceServer) -> object:
 
 
 def local_collection(
-    server: FaceServer, collection_id: str, *, read_timeout_s: float = 30.0, **options: object
+    server: FaceServer,
+    collection_id: str,
+    *,
+    read_timeout_s: float = 30.0,
+    deadline_s: float | None = None,
+    **options: object,
 ) -> RekognitionCollection:
     """The adapter on the engine, as the ``local`` provider builds it."""
     connection = RekognitionConnection(
-        endpoint_url=server.base_url, dummy_credentials=True, read_timeout_s=read_timeout_s
+        endpoint_url=server.base_url,
+        dummy_credentials=True,
+        read_timeout_s=read_timeout_s,
+        deadline_s=deadline_s,
     )
     return RekognitionCollection(collection_id, connection=connection, provider="local", **options)
 

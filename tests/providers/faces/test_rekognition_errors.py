@@ -14,6 +14,7 @@ from providers.errors import (
     PermanentError,
     RateLimitedError,
     TransientError,
+    UnansweredError,
 )
 from providers.face_collection import (
     AccessDeniedError,
@@ -80,14 +81,24 @@ def test_retry_after_from_a_proxy_is_kept() -> None:
     assert isinstance(error, RateLimitedError) and error.retry_after == 3.0
 
 
-def test_transport_failures_are_transient() -> None:
+def test_transport_failures_are_transient_and_say_whether_the_call_was_sent() -> None:
+    import urllib3.exceptions as u3
+
+    # Nothing went out: not billed.
     for exc in (
-        bexc.ReadTimeoutError(endpoint_url="http://x"),
         bexc.ConnectTimeoutError(endpoint_url="http://x"),
         bexc.EndpointConnectionError(endpoint_url="http://x"),
-        bexc.ConnectionClosedError(endpoint_url="http://x"),
     ):
         assert type(typed(exc)) is TransientError
+    # Sent, no reply (a timeout, a connection closed mid-reply, a body cut off, which
+    # botocore lets through from urllib3): billed, so counted as spent.
+    for exc in (
+        bexc.ReadTimeoutError(endpoint_url="http://x"),
+        bexc.ConnectionClosedError(endpoint_url="http://x"),
+        u3.ReadTimeoutError(None, "/", "read timed out"),
+        u3.ProtocolError("Connection broken: IncompleteRead"),
+    ):
+        assert type(typed(exc)) is UnansweredError, exc
 
 
 def test_credential_and_region_failures_are_permanent_and_say_so() -> None:

@@ -4,10 +4,11 @@ project's ``RetryPolicy`` does (with an injected sleep, so no test waits for bac
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
-from providers.errors import BadReplyError, RateLimitedError, TransientError
+from providers.errors import BadReplyError, RateLimitedError, TransientError, UnansweredError
 from providers.face_collection import FaceSearch
 from providers.faces_local.faults import FaultPlan
 from providers.faces_local.server import FaceServer
@@ -42,11 +43,11 @@ def test_each_fault_is_one_request_and_a_transient_error(
 ) -> None:
     gallery.model_identity()  # described now, so the search is the only request
     server.faults.plan = FaultPlan(**{fault: 1.0}, operations=SEARCH)
-    before = server.faults.requests
+    before, earlier = server.faults.requests, server.faults.injected[fault]
     with pytest.raises(error, match="SearchFacesByImage") as raised:
         gallery.search(probe)
     assert server.faults.requests - before == 1  # botocore did not retry
-    assert server.faults.injected[fault] == 1
+    assert server.faults.injected[fault] - earlier == 1
     if fault == "server_error":
         assert not isinstance(raised.value, RateLimitedError)
 
@@ -101,23 +102,58 @@ def test_dropped_connection_is_retried(
     assert result.attempts == 2 and isinstance(result.value, FaceSearch)
 
 
-def test_malformed_reply_is_a_bad_reply_and_not_retried(
+def test_a_garbled_reply_is_unanswered_and_retried(
     server: FaceServer, gallery: RekognitionCollection, probe
 ) -> None:
+    # A 200 whose body is not JSON was answered (and billed) but carries no reply.
     gallery.model_identity()
-    server.faults.plan = FaultPlan(malformed=1.0, operations=SEARCH)
+    server.faults.plan = FaultPlan(malformed=1.0, operations=SEARCH, limit=1)
+    with pytest.raises(UnansweredError, match="HTTP 200 with a body that is not JSON"):
+        gallery.search(probe)
+    server.faults.plan = FaultPlan(malformed=1.0, operations=SEARCH, limit=1)
+    result = _policy([]).call_counted(gallery.search, probe, operation="search")
+    assert result.attempts == 2 and isinstance(result.value, FaceSearch)
+
+
+def test_a_json_reply_of_the_wrong_shape_is_a_bad_reply_and_not_retried(
+    gallery: RekognitionCollection, probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gallery.model_identity()
+    real = gallery._client.search_faces_by_image
+    monkeypatch.setattr(
+        gallery._client,
+        "search_faces_by_image",
+        lambda **params: {k: v for k, v in real(**params).items() if k != "FaceModelVersion"},
+    )
     sleeps: list[float] = []
     with pytest.raises(BadReplyError, match="FaceModelVersion"):
         _policy(sleeps).call(gallery.search, probe, operation="search")
-    assert sleeps == [] and server.faults.injected["malformed"] == 1
+    assert sleeps == []
 
 
-def test_slow_reply_times_out_as_transient(server: FaceServer, probe) -> None:
+def test_slow_reply_times_out_as_unanswered(server: FaceServer, probe) -> None:
     adapter = local_collection(server, "gallery", read_timeout_s=0.3)
     adapter.model_identity()
     server.faults.plan = FaultPlan(slow=1.0, slow_s=0.8, operations=SEARCH)
-    with pytest.raises(TransientError, match="ReadTimeout"):
+    with pytest.raises(UnansweredError, match="ReadTimeout"):
         adapter.search(probe)
+
+
+def test_a_trickling_reply_ends_at_the_overall_deadline(server: FaceServer, probe) -> None:
+    # Ten pieces over 1.5 s: no read waits past the 0.5 s read timeout, so only the
+    # 0.8 s deadline stops it.
+    server.faults.plan = FaultPlan(trickle=1.0, slow_s=1.5, operations=SEARCH)
+    earlier = server.faults.injected["trickle"]
+    patient = local_collection(server, "gallery", read_timeout_s=0.5, deadline_s=5.0)
+    patient.model_identity()
+    assert isinstance(patient.search(probe), FaceSearch)
+    bounded = local_collection(server, "gallery", read_timeout_s=0.5, deadline_s=0.8)
+    bounded.model_identity()
+    started = time.monotonic()
+    with pytest.raises(UnansweredError, match=r"within the call's 0\.8 s deadline"):
+        bounded.search(probe)
+    assert time.monotonic() - started < 1.3
+    assert server.faults.injected["trickle"] - earlier == 2
 
 
 def test_enroll_stopped_midway_lists_what_is_pending(

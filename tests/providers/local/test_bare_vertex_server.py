@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 from audit.cli.app import app as cli
 from marks.kinds import make_mark
 from marks.store import MarkStore
+from providers.http.background_server import BackgroundServer
 from providers.local.client import FALLBACK_MAX_PREDICTIONS, LocalClassifier
 from providers.local.predictor import Predictor
 from providers.local.protocol import parse_instances, parse_parameters, prediction
-from providers.local.server import BackgroundServer
 from providers.query import QueryImage
 
 from .conftest import colour_images

@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from providers.errors import BadReplyError, PermanentError, TransientError
+from providers.http.background_server import BackgroundServer
 from providers.local.client import LocalClassifier, RedirectRefusedError
-from providers.local.server import BackgroundServer
 from providers.query import QueryImage
 from providers.redact import redact_url
 

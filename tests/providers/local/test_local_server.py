@@ -24,10 +24,11 @@ from providers.errors import (
     RateLimitedError,
     TransientError,
 )
+from providers.http.background_server import BackgroundServer
 from providers.local.batcher import MicroBatcher
 from providers.local.client import LocalClassifier, PayloadTooLargeError
 from providers.local.predictor import Predictor
-from providers.local.server import BackgroundServer, serve_in_background
+from providers.local.server import serve_in_background
 from providers.query import QueryImage
 from providers.scores import OutputMode
 

@@ -14,9 +14,10 @@ import requests
 from PIL import Image
 
 from providers.errors import ProviderOptionError
+from providers.http.background_server import BackgroundServer
 from providers.local.bind import check_host, describe_bind
 from providers.local.predictor import Predictor
-from providers.local.server import BackgroundServer, create_app, serve, serve_in_background
+from providers.local.server import create_app, serve, serve_in_background
 
 PREDICT = "/v1/projects/p/locations/l/endpoints/local:predict"
 

@@ -21,7 +21,7 @@ from fixtures.fake_vertex.storage import storage_emulator
 from marks.blend import blend
 from marks.kinds import make_mark
 from marks.mark import Mark
-from providers.local.server import BackgroundServer
+from providers.http.background_server import BackgroundServer
 from providers.vertex.connection import VertexConnection
 
 BUCKET = "isotope-test-bucket"

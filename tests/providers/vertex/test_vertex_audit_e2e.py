@@ -80,12 +80,13 @@ def test_faults_change_nothing_but_the_retries(
     calm, _ = audit(
         cloud, marked_endpoint.endpoint, true_mark, aux_dir, tmp_path / "calm", store=store
     )
-    plan = faults(FaultPlan(rate=0.2, seed=3, slow_s=1.2, retry_after_s=0.05))
+    plan = faults(FaultPlan(rate=0.2, seed=8, slow_s=1.2, retry_after_s=0.05))
     sent_before = len(cloud.fake.predict_log)
     retry = RetryPolicy(
         max_attempts=12, initial_backoff_s=0.01, max_backoff_s=0.05, rng=random.Random(0)
     )
-    budget = Budget(QUERIES, None, price_per_query=0.001)
+    # Room for the resends: a request sent without a usable reply was paid for too.
+    budget = Budget(2 * QUERIES, None, price_per_query=0.001)
     stormy, budget = audit(
         cloud,
         marked_endpoint.endpoint,
@@ -104,12 +105,15 @@ def test_faults_change_nothing_but_the_retries(
     # The same verdict and evidence as without faults.
     assert stormy.result.verdict is calm.result.verdict is Verdict.DETECTED
     assert stormy.result.p_value == pytest.approx(calm.result.p_value, rel=1e-4)
-    # No query billed twice; the budget (exactly the audit's worst case) never exceeded.
+    # No answer paid for twice; the budget counts every request sent without a usable
+    # reply (slow, dropped, garbled), each instance of it, and nothing refused (429, 503).
     ledger = Ledger.in_workspace(tmp_path / "stormy")
     totals = ledger.totals()
     ledger.close()
     assert stormy.counts.billed == totals["queries"] == QUERIES
-    assert budget.spent_queries == QUERIES <= budget.capacity()
+    unanswered = sum(n for _, n, fault in requests if fault in ("slow", "drop", "malformed_json"))
+    assert stormy.counts.unanswered == unanswered > 0
+    assert budget.spent_queries == QUERIES + unanswered <= budget.capacity()
     assert stormy.counts.attempts > calm.counts.attempts
 
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import email.utils
-
 import pytest
 import requests
 from google.api_core import exceptions as gexc
 from google.protobuf.json_format import ParseError
+from urllib3.exceptions import NewConnectionError
 
 from providers.errors import (
     BadImageError,
     PermanentError,
     RateLimitedError,
     TransientError,
+    UnansweredError,
 )
-from providers.vertex.errors import retry_after_seconds, translate
+from providers.vertex.errors import translate
 
 OP = "vertex predict projects/p/locations/l/endpoints/1"
 
@@ -28,11 +28,13 @@ OP = "vertex predict projects/p/locations/l/endpoints/1"
         (gexc.ServiceUnavailable("down"), TransientError),
         (gexc.InternalServerError("oops"), TransientError),
         (gexc.GatewayTimeout("late"), TransientError),
-        (gexc.DeadlineExceeded("late"), TransientError),
-        (requests.exceptions.ReadTimeout("timeout"), TransientError),
-        (requests.exceptions.ConnectionError("reset"), TransientError),
-        (requests.exceptions.ChunkedEncodingError("cut"), TransientError),
-        (ParseError("bad json"), TransientError),
+        (gexc.DeadlineExceeded("late"), UnansweredError),
+        (requests.exceptions.ConnectTimeout("no connection"), TransientError),
+        (requests.exceptions.ConnectionError(NewConnectionError(None, "refused")), TransientError),
+        (requests.exceptions.ReadTimeout("timeout"), UnansweredError),
+        (requests.exceptions.ConnectionError("reset"), UnansweredError),
+        (requests.exceptions.ChunkedEncodingError("cut"), UnansweredError),
+        (ParseError("bad json"), UnansweredError),
         (gexc.NotFound("no endpoint"), PermanentError),
         (gexc.PermissionDenied("no"), PermanentError),
         (gexc.Unauthenticated("who"), PermanentError),
@@ -59,12 +61,3 @@ def test_retry_after_header_is_read_from_the_response():
     response.headers["Retry-After"] = "7"
     exc = gexc.TooManyRequests("slow down", response=response)
     assert translate(exc, operation=OP).retry_after == 7.0
-
-
-def test_retry_after_forms():
-    assert retry_after_seconds(None) is None
-    assert retry_after_seconds("2.5") == 2.5
-    assert retry_after_seconds("-3") == 0.0
-    assert retry_after_seconds("soon") is None
-    date = email.utils.formatdate(1_000_030, usegmt=True)
-    assert retry_after_seconds(date, now=1_000_000) == pytest.approx(30.0)

@@ -14,6 +14,7 @@ from providers.errors import (
     PermanentError,
     RateLimitedError,
     TransientError,
+    UnansweredError,
 )
 from providers.local.predictor import Predictor
 from providers.query import QueryImage
@@ -132,16 +133,21 @@ def test_fewer_labels_than_asked_is_read_as_top_k(cloud, served_endpoint):
         ("429_retry_after", RateLimitedError, 0.25),
         ("429", RateLimitedError, None),
         ("503", TransientError, None),
-        ("slow", TransientError, None),
-        ("drop", TransientError, None),
-        ("malformed_json", TransientError, None),
+        # Sent, with no usable reply: the prediction may have been made, and billed.
+        ("slow", UnansweredError, None),
+        ("drop", UnansweredError, None),
+        ("malformed_json", UnansweredError, None),
+        ("trickle", UnansweredError, None),
     ],
 )
 def test_each_fault_is_typed_for_the_retry_policy(
     cloud, served_endpoint, faults, kind, error, retry_after
 ):
-    faults(FaultPlan(rate=1.0, kinds=(kind,), slow_s=0.8, retry_after_s=0.25))
-    classifier = VertexClassifier(served_endpoint, api_endpoint=cloud.url, timeout=0.4)
+    classifier = VertexClassifier(
+        served_endpoint, api_endpoint=cloud.url, timeout=0.4, deadline_s=0.6
+    )
+    classifier.model_identity()  # the endpoint resource first: predict is the only call
+    faults(FaultPlan(rate=1.0, kinds=(kind,), slow_s=1.0, retry_after_s=0.25))
     with pytest.raises(error) as caught:
         classifier.classify(images(1))
     assert type(caught.value) is error

@@ -1,6 +1,8 @@
 """Run an ASGI app with uvicorn in a daemon thread on a free loopback port (tests, demos).
 
 The socket is bound before the thread starts, so the port is known (and taken) at once.
+Used by the local model server, the local face engine and the test fakes; it imports
+neither torch nor any SDK.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class BackgroundServer:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Shut down gracefully and release the port."""
+        """Shut down gracefully (finishing requests in flight) and release the port."""
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout)

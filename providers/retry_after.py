@@ -1,4 +1,4 @@
-"""How long an Azure service asked a client to wait, from its reply headers."""
+"""How long a service asked a client to wait before trying again, from its reply headers."""
 
 from __future__ import annotations
 
@@ -7,17 +7,23 @@ import math
 import time
 from collections.abc import Mapping
 
-_MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
+MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
+"""Azure's millisecond forms, read before ``Retry-After`` (they are more precise)."""
 
 
-def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+def retry_after_seconds(
+    headers: Mapping[str, str] | None, *, now: float | None = None
+) -> float | None:
     """Seconds to wait from ``retry-after-ms``, ``x-ms-retry-after-ms`` or ``Retry-After``.
 
-    ``Retry-After`` may be delta-seconds or an HTTP date. None when no header says, or
-    when its value cannot be read; never negative.
+    Header names are matched in any case. ``Retry-After`` may be delta-seconds or an
+    HTTP date (``now`` is the clock it is read against, ``time.time()`` by default).
+    None when no header says, or when its value cannot be read; never negative.
     """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for name in _MS_HEADERS:
+    if not headers:
+        return None
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    for name in MS_HEADERS:
         value = lowered.get(name)
         if value:
             seconds = _number(value)
