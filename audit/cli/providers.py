@@ -6,6 +6,7 @@ import importlib.util
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from audit.cli.common import JsonOption, print_json
@@ -60,14 +61,15 @@ def providers_command(as_json: bool = JsonOption) -> None:
         if row["extra"] and not row["installed"]:
             extra += f" (pip install 'isotope-audit[{row['extra']}]')"
         rate = "-" if row["rate_per_s"] is None else f"{row['rate_per_s']:g}"
-        table.add_row(row["name"], row["kind"], row["summary"], prices, rate, extra)
+        table.add_row(row["name"], row["kind"], escape(row["summary"]), prices, rate, escape(extra))
     console = Console()
     console.print(table)
     for row in rows:
         options = "; ".join(f"{key}: {text}" for key, text in row["options"].items())
+        # Help texts hold brackets ([a-zA-Z0-9_.-]) that rich would read as markup.
         console.print(
-            f"[bold]{row['name']}[/] ({row['kind']}) --target: {row['target']}\n"
-            f"  --provider-option: {options}",
+            f"[bold]{row['name']}[/] ({row['kind']}) --target: {escape(row['target'])}\n"
+            f"  --provider-option: {escape(options)}",
             highlight=False,
         )
 
