@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from audit.errors import BudgetExhausted
-from audit.faces.hypothesis import describe, mark_means, null_hypothesis
-from audit.queries.oracle import TRUE_MARK, ScoreOracle
-from audit.verifiers.besag_clifford import external_order, sequential_pvalue
+from audit.faces.hypothesis import describe, null_hypothesis
+from audit.queries.oracle import ScoreOracle
+from audit.verifiers.besag_clifford import ExceedanceSearch, external_order, sequential_pvalue
 from audit.verifiers.budget_spent import budget_spent
 from audit.verifiers.exactness import (
     check_reachable,
@@ -82,43 +82,15 @@ class FaceSequentialVerifier:
         calibration = rank_calibration(oracle, self.n_external, name="rank (sequential)")
         images = image_order(oracle.n_images, self.seed)[:n]
         order = external_order(self.n_external, self.seed)
-        h, k = self.tolerance, self.n_external
-        rounds: list[dict] = []
-        x0: float | None = None
-        true_values: list[float] = []
-        seen: list[float] = []
-        exceeded = examined = 0
-        for start in range(0, k, self.batch):
-            batch = [int(m) for m in order[start : start + self.batch]]
-            marks = batch if x0 is not None else [TRUE_MARK, *batch]
-            try:
-                scores = oracle.query(marks, images)
-            except BudgetExhausted:
-                return budget_spent(
-                    self, oracle, label, level=self.level, calibration=calibration, rounds=rounds
-                )
-            means = mark_means(scores, j)
-            if x0 is None:
-                x0, means = float(means[0]), means[1:]
-                true_values = [float(v) for v in scores[0, :, j]]
-            for mean in means:
-                seen.append(float(mean))
-                if exceeded < h:  # L is the position of the h-th exceedance
-                    examined += 1
-                    exceeded += bool(mean >= x0)
-            rounds.append(
-                {
-                    "step": len(rounds) + 1,
-                    "externals_queried": start + len(batch),
-                    "externals_examined": examined,
-                    "exceedances": exceeded,
-                    "queries": oracle.queries_used(),
-                }
+        search = ExceedanceSearch(self.tolerance)
+        try:
+            search.run(oracle, images, order, self.batch, lambda scores: scores[:, :, j])
+        except BudgetExhausted:
+            return budget_spent(
+                self, oracle, label, level=self.level, calibration=calibration, rounds=search.rounds
             )
-            if exceeded >= h:
-                break
-        assert x0 is not None  # K ≥ 1, so one step ran
-        p = sequential_pvalue(exceeded, examined, k, h)
+        h, k = self.tolerance, self.n_external
+        p = sequential_pvalue(search.exceeded, search.examined, k, h)
         return verifier_result(
             self,
             oracle,
@@ -127,19 +99,19 @@ class FaceSequentialVerifier:
             p_value=p,
             level=self.level,
             calibration=calibration,
-            rounds=rounds,
+            rounds=search.rounds,
             details={
                 "statistic": describe(oracle.statistic),
                 "externals_planned": k,
-                "externals_compared": examined,
-                "externals_queried": len(seen),
-                "exceedances": exceeded,
+                "externals_compared": search.examined,
+                "externals_queried": len(search.seen),
+                "exceedances": search.exceeded,
                 "tolerated": h,
-                "stopped_early": examined < k,
+                "stopped_early": search.examined < k,
                 "p_floor": smallest_rank_p(k),
                 "images": [int(b) for b in np.asarray(images)],
-                "true_statistic": x0,
-                "external_statistics": seen,
-                "per_image_true": true_values,
+                "true_statistic": search.x0,
+                "external_statistics": [float(row.mean()) for row in search.seen],
+                "per_image_true": [float(v) for v in search.true_values],
             },
         )

@@ -29,6 +29,8 @@ valid and makes p ≤ level exactly when the test detects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from audit.errors import BudgetExhausted, VerifierOptionError
@@ -78,6 +80,61 @@ def sequential_pvalue(exceeded: int, examined: int, externals: int, tolerance: i
     if exceeded >= tolerance:
         return max(tolerance / examined, (tolerance + 1) / (externals + 1))
     return (1 + exceeded) / (externals + 1)
+
+
+class ExceedanceSearch:
+    """The sequential test's queries: the true mark, then externals until h score ≥ it.
+
+    ``per_image`` maps the oracle's scores of some marks to each mark's values on the
+    images (marks × images); a mark's statistic is the mean of its row, as the fixed
+    test computes it. What has been seen stays on the object when the budget runs out.
+    """
+
+    def __init__(self, tolerance: int) -> None:
+        self.tolerance = tolerance
+        self.rounds: list[dict] = []
+        self.true_values = np.empty(0)
+        self.x0 = 0.0
+        self.seen: list[np.ndarray] = []  # every external row queried, shown in reports
+        self.exceeded = 0
+        self.examined = 0
+
+    def run(
+        self,
+        oracle: ScoreOracle,
+        images: np.ndarray,
+        order: np.ndarray,
+        batch: int,
+        per_image: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        """Query batches of ``order`` (the true mark with the first) until the decision is
+        known; raises BudgetExhausted when the budget runs out first."""
+        started = False
+        for start in range(0, len(order), batch):
+            marks = [int(m) for m in order[start : start + batch]]
+            scores = oracle.query(marks if started else [TRUE_MARK, *marks], images)
+            values = np.asarray(per_image(scores), dtype=float)
+            means = values.mean(axis=1)  # as the fixed test computes them, row by row
+            if not started:
+                started = True
+                self.true_values, self.x0 = values[0], float(means[0])
+                values, means = values[1:], means[1:]
+            for row, mean in zip(values, means, strict=True):
+                self.seen.append(row)
+                if self.exceeded < self.tolerance:  # L: the position of the h-th exceedance
+                    self.examined += 1
+                    self.exceeded += bool(mean >= self.x0)
+            self.rounds.append(
+                {
+                    "step": len(self.rounds) + 1,
+                    "externals_queried": start + len(marks),
+                    "externals_examined": self.examined,
+                    "exceedances": self.exceeded,
+                    "queries": oracle.queries_used(),
+                }
+            )
+            if self.exceeded >= self.tolerance:
+                return
 
 
 class SequentialVerifier:
@@ -140,46 +197,24 @@ class SequentialVerifier:
         calibration = rank_calibration(oracle, self.n_external, name="sequential rank")
         images = image_order(oracle.n_images, self.seed)[: self.n]
         order = external_order(self.n_external, self.seed)
-        h, k = self.tolerance, self.n_external
-        rounds: list[dict] = []
-        true_values: np.ndarray | None = None
-        x0 = 0.0
-        seen_values: list[np.ndarray] = []
-        exceeded = examined = 0
-        for start in range(0, k, self.batch):
-            batch = [int(m) for m in order[start : start + self.batch]]
-            marks = batch if true_values is not None else [TRUE_MARK, *batch]
-            try:
-                scores = oracle.query(marks, images)
-            except BudgetExhausted:
-                return budget_spent(
-                    self, oracle, label, level=self.level, calibration=calibration, rounds=rounds
-                )
-            values = self.statistic.per_image(scores, oracle.statistic, j)
-            means = values.mean(axis=1)  # as the fixed test computes them, row by row
-            if true_values is None:
-                true_values, x0 = values[0], float(means[0])
-                values, means = values[1:], means[1:]
-            for row, mean in zip(values, means, strict=True):
-                seen_values.append(row)  # shown in the report even after the stop
-                if exceeded < h:  # the order's position of the h-th exceedance is L
-                    examined += 1
-                    exceeded += bool(mean >= x0)
-            rounds.append(
-                {
-                    "step": len(rounds) + 1,
-                    "externals_queried": start + len(batch),
-                    "externals_examined": examined,
-                    "exceedances": exceeded,
-                    "queries": oracle.queries_used(),
-                }
+        search = ExceedanceSearch(self.tolerance)
+        try:
+            search.run(
+                oracle,
+                images,
+                order,
+                self.batch,
+                lambda scores: self.statistic.per_image(scores, oracle.statistic, j),
             )
-            if exceeded >= h:
-                break
-        assert true_values is not None  # K ≥ 1, so at least one step ran
-        p = sequential_pvalue(exceeded, examined, k, h)
+        except BudgetExhausted:
+            return budget_spent(
+                self, oracle, label, level=self.level, calibration=calibration, rounds=search.rounds
+            )
+        h, k = self.tolerance, self.n_external
+        p = sequential_pvalue(search.exceeded, search.examined, k, h)
         verdict = verdict_from_p(p, self.level)
-        externals = np.array(seen_values)
+        externals = np.array(search.seen)
+        true_values = search.true_values
         return verifier_result(
             self,
             oracle,
@@ -188,17 +223,17 @@ class SequentialVerifier:
             p_value=p,
             level=self.level,
             calibration=calibration,
-            rounds=rounds,
+            rounds=search.rounds,
             details={
                 "statistic": self.statistic.describe(oracle.statistic),
                 "externals_planned": k,
-                "externals_compared": examined,  # L: up to the h-th exceedance
-                "externals_queried": len(seen_values),
+                "externals_compared": search.examined,  # L: up to the h-th exceedance
+                "externals_queried": len(search.seen),
                 "tolerated": h,
-                "stopped_early": examined < k,
+                "stopped_early": search.examined < k,
                 "p_floor": smallest_rank_p(k),
                 "images": [int(b) for b in np.asarray(images)],
-                "true_statistic": x0,
+                "true_statistic": search.x0,
                 "external_statistics": [float(v) for v in externals.mean(axis=1)],
                 "per_image_true": [float(v) for v in true_values],
                 "per_image_externals": [[float(v) for v in row] for row in externals],
