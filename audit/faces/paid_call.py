@@ -5,7 +5,8 @@ refused (throttled, a 5xx, a bad request) was not billed: the reservation pays f
 the next attempt, and is refunded when the call fails for good. An attempt sent
 without a reply coming back (``UnansweredError``: a timeout, a connection dropped
 mid-reply) may have been billed: it is counted as spent (``on_unanswered``) and the
-next attempt reserves again, so the budget is never exceeded even then.
+next attempt reserves again, so the budget is never exceeded even then. A reply that
+came back unusable (``BadReplyError``) was billed too: its reservation stays spent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from audit.spending.budget import Budget
-from providers.errors import UnansweredError
+from providers.errors import BadReplyError, UnansweredError
 from providers.rate_limit import RateLimiter
 from providers.retry import Attempted, RetryPolicy
 
@@ -47,6 +48,9 @@ def paid_call(
         except UnansweredError:
             held[0] = False
             on_unanswered()
+            raise
+        except BadReplyError:
+            held[0] = False  # answered, unusably: billed all the same, never retried
             raise
 
     try:

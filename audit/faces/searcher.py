@@ -7,8 +7,9 @@ from the ledger for free, and a search of a changed collection is a new search. 
 face in the probe" is a reply like any other: recorded, billed (the service billed
 it), and answered from the ledger next time.
 
-Misses go through the budget (reserved before anything is sent, refunded for searches
-that fail), the provider's rate limiter and the one retry policy, up to
+Misses go through the budget (reserved before anything is sent; refunded for searches
+the service refused; a search sent without a usable reply is paid for, as Rekognition
+bills it), the provider's rate limiter and the one retry policy, up to
 ``collection.max_concurrency`` at once; each reply is committed as soon as it arrives,
 so a killed audit resumes without paying twice.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 from audit.faces.codec import LedgerReplyError, outcome_from_json
+from audit.faces.paid_call import paid_call
 from audit.spending.budget import Budget
 from audit.spending.ledger import (
     Ledger,
@@ -156,17 +158,24 @@ class LedgeredFaceSearch:
     def _send(self, image: QueryImage) -> SearchOutcome:
         operation = f"{self.provider} SearchFacesByImage {self.target}"
 
-        def call() -> SearchOutcome:
-            self.limiter.acquire()
-            return self.collection.search(image, max_faces=self.max_faces, threshold=self.threshold)
-
-        try:
-            attempted = self.retry.call_counted(call, operation=operation)
-        except BaseException:
-            self.budget.refund(1)  # a failed search is not billed
-            raise
-        outcome = attempted.value
         price = self.budget.price_per_query
+
+        def unanswered() -> None:
+            with self._lock:
+                self.counts.unanswered += 1
+                self.counts.cost_usd += price
+
+        attempted = paid_call(
+            lambda: self.collection.search(
+                image, max_faces=self.max_faces, threshold=self.threshold
+            ),
+            budget=self.budget,
+            retry=self.retry,
+            limiter=self.limiter,
+            operation=operation,
+            on_unanswered=unanswered,
+        )
+        outcome = attempted.value
         self.ledger.record(
             [
                 LedgerEntry(

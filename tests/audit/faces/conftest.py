@@ -25,7 +25,7 @@ from marks.kinds import make_mark
 from marks.mark import Mark
 from marks.marking import mark_folder
 from marks.store import MarkStore
-from providers.errors import RateLimitedError, UnansweredError
+from providers.errors import BadReplyError, RateLimitedError, UnansweredError
 from providers.face_collection import (
     BoundingBox,
     CollectionInfo,
@@ -186,7 +186,9 @@ class FakeCollection:
     """An in-memory face collection: a search matches stored images with identical bytes.
 
     ``fail_next`` transient failures are raised before the next searches are answered
-    (each failure counted in ``searches``). Images whose bytes start with
+    (each failure counted in ``searches``); ``lose_next`` searches are sent and their
+    replies lost (``UnansweredError``); ``garble_next`` are answered unusably
+    (``BadReplyError``). Images whose bytes start with
     ``b"noface"`` have no face. Setting ``version`` changes the face model version.
     """
 
@@ -199,6 +201,8 @@ class FakeCollection:
         self.searches = 0  # SearchFacesByImage calls, failed ones included
         self.indexed = 0  # IndexFaces calls
         self.fail_next = 0
+        self.lose_next = 0
+        self.garble_next = 0
         self.drop_reply_next = 0  # IndexFaces stores the face, then the reply is lost
         self.version = "v1"
 
@@ -240,6 +244,12 @@ class FakeCollection:
         if self.fail_next:
             self.fail_next -= 1
             raise RateLimitedError("slow down", provider="fake", operation="fake search")
+        if self.lose_next:
+            self.lose_next -= 1
+            raise UnansweredError("read timed out", provider="fake", operation="fake search")
+        if self.garble_next:
+            self.garble_next -= 1
+            raise BadReplyError("FaceMatches is not a list", provider="fake", operation="search")
         model = model_identity(self.collection_id, self.version, len(self.faces))
         if image.data.startswith(b"noface"):
             return NoFaceFound(model, "no face")

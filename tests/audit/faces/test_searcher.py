@@ -8,7 +8,7 @@ from audit.errors import BudgetExhausted
 from audit.faces.searcher import LedgeredFaceSearch
 from audit.spending.budget import Budget
 from audit.spending.ledger import Ledger
-from providers.errors import ModelChangedError
+from providers.errors import BadReplyError, ModelChangedError
 from providers.face_collection import FaceSearch, NoFaceFound
 from providers.query import QueryImage
 from providers.retry import RetryPolicy
@@ -67,6 +67,34 @@ def test_throttling_is_retried_by_the_one_policy(tmp_path, fake_collection) -> N
     (outcome,) = searcher.search_many(_images("a"))
     assert isinstance(outcome, FaceSearch)
     assert (searcher.counts.billed, searcher.counts.attempts) == (1, 3)
+
+
+def test_searches_sent_without_a_usable_reply_are_paid_for(tmp_path, fake_collection) -> None:
+    # Refused (throttled): not billed. Sent and the reply lost, or answered unusably:
+    # Rekognition billed them, so the budget counts them and a retry reserves again.
+    fake_collection.fail_next, fake_collection.lose_next = 1, 2
+    searcher = _searcher(
+        fake_collection, Ledger.in_workspace(tmp_path), budget=Budget(None, None, 0.001)
+    )
+    (outcome,) = searcher.search_many(_images("a"))
+    assert isinstance(outcome, FaceSearch)
+    assert (searcher.counts.billed, searcher.counts.unanswered) == (1, 2)
+    assert searcher.budget.spent_queries == 3
+    assert searcher.counts.cost_usd == pytest.approx(0.003)
+    fake_collection.garble_next = 1
+    with pytest.raises(BadReplyError):
+        searcher.search_many(_images("b"))
+    assert searcher.budget.spent_queries == 4
+
+
+def test_retries_after_lost_replies_stay_within_the_budget(tmp_path, fake_collection) -> None:
+    fake_collection.lose_next = 5
+    searcher = _searcher(
+        fake_collection, Ledger.in_workspace(tmp_path), budget=Budget(3, None, 0.0)
+    )
+    with pytest.raises(BudgetExhausted):
+        searcher.search_many(_images("a"))
+    assert fake_collection.searches == 3 == searcher.budget.spent_queries
 
 
 def test_a_changed_collection_stops_the_search(tmp_path, fake_collection) -> None:
