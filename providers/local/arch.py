@@ -40,11 +40,16 @@ def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
 
 
 def small_cnn(n_classes: int, widths: Sequence[int] = (32, 64, 128, 128)) -> nn.Module:
-    """Four conv blocks (conv-BN-ReLU, then 2×2 max-pool), global average pool, linear."""
+    """Four conv blocks (conv-BN-ReLU, then 2×2 max-pool), global average pool, linear.
+
+    The pools round up (``ceil_mode``): the trainer's smallest inputs (8 px) would
+    otherwise shrink to nothing before the fourth pool; at even sides ≥ 16 it changes
+    nothing.
+    """
     layers: list[nn.Module] = []
     c_in = 3
     for width in widths:
-        layers += [_conv_bn(c_in, width), nn.MaxPool2d(2)]
+        layers += [_conv_bn(c_in, width), nn.MaxPool2d(2, ceil_mode=True)]
         c_in = width
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(c_in, n_classes)]
     return nn.Sequential(*layers)

@@ -124,3 +124,13 @@ def test_bad_training_arguments(tmp_path: Path) -> None:
         train_arrays(x, y, list(COLOURS), tmp_path / "m.pt", epochs=0)
     with pytest.raises(ValueError, match="unknown device"):
         train_arrays(x, y, list(COLOURS), tmp_path / "m.pt", epochs=1, device="tpu")
+
+
+@pytest.mark.parametrize("arch", ["small", "resnet18"])
+@pytest.mark.parametrize("side", [8, 10])
+def test_the_smallest_inputs_train_and_predict(tmp_path: Path, arch: str, side: int) -> None:
+    x, y = colour_images(4, seed=2, size=side)
+    result = train_arrays(x, y, list(COLOURS), tmp_path / "m.pt", arch=arch, epochs=1, device="cpu")
+    probs = Predictor(result.model_path, device="cpu").predict(x[:3])
+    assert probs.shape == (3, 3)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
