@@ -30,6 +30,7 @@ def _build(ctx: BuildContext) -> object:
             f"--provider-option output={output!r}: choose one of {', '.join(_OUTPUTS)}"
         )
     k = ctx.top_k if ctx.top_k is not None else ctx.float_option("k")
+    timeout = ctx.float_option("timeout")
     try:
         return LocalClassifier(
             ctx.target,
@@ -38,7 +39,8 @@ def _build(ctx: BuildContext) -> object:
             output=output,
             k=None if k is None else int(k),
             threshold=ctx.float_option("threshold"),
-            timeout_s=ctx.float_option("timeout", 30.0) or 30.0,
+            timeout_s=30.0 if timeout is None else timeout,
+            deadline_s=ctx.float_option("deadline"),
         )
     except ValueError as exc:
         raise ProviderOptionError(f"local target {ctx.target!r}: {exc}") from None
@@ -59,7 +61,8 @@ SPEC = ProviderSpec(
         "k": "labels asked for with output=top_k",
         "threshold": "cut-off with output=threshold",
         "endpoint": "endpoint ID in the URL path (default local)",
-        "timeout": "seconds per request (default 30)",
+        "timeout": "seconds to connect, and to wait for each read of a reply (default 30)",
+        "deadline": "seconds for a whole call (default 4 x timeout)",
     },
     summary="a model served by `isotope serve` or any Vertex-REST predict server",
 )
