@@ -59,8 +59,10 @@ def test_the_budget_counts_every_call_that_was_sent(make_tagger, fake, query, tm
     refused = sum(fault in REFUSED for fault in sent)
     assert len(scores) == len(images) and audit.counts.billed == len(images)
     assert set(plan.injected) == set(UNANSWERED + REFUSED)  # every kind happened
-    assert audit.counts.unanswered == without_reply == sum(plan.injected[k] for k in UNANSWERED)
-    assert budget.spent_queries == len(images) + without_reply == len(sent) - refused
+    assert without_reply == sum(plan.injected[k] for k in UNANSWERED)
+    # A clean reply slowed past the timeout by a busy machine is unanswered too.
+    assert audit.counts.unanswered >= without_reply
+    assert budget.spent_queries == len(images) + audit.counts.unanswered == len(sent) - refused
 
 
 def test_a_budget_stops_resending_unanswered_calls(make_tagger, fake, query, tmp_path):

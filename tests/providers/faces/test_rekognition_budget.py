@@ -59,8 +59,9 @@ def test_the_budget_counts_every_search_that_was_sent(
     injected = server.faults.injected - earlier
     sent_without_reply = sum(injected[kind] for kind in UNANSWERED)
     assert set(injected) >= {*UNANSWERED, "throttle"}  # every kind happened
-    assert unanswered[0] == sent_without_reply
+    # A clean reply slowed past the timeout by a busy machine is unanswered too.
+    assert unanswered[0] >= sent_without_reply
     # One billed search per probe, plus every search sent without a reply; the
     # throttled ones were refused and cost nothing.
-    assert budget.spent_queries == len(probes) + sent_without_reply
+    assert budget.spent_queries == len(probes) + unanswered[0]
     assert budget.spent_usd == budget.spent_queries * 0.001

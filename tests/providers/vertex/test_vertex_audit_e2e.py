@@ -112,8 +112,12 @@ def test_faults_change_nothing_but_the_retries(
     ledger.close()
     assert stormy.counts.billed == totals["queries"] == QUERIES
     unanswered = sum(n for _, n, fault in requests if fault in ("slow", "drop", "malformed_json"))
-    assert stormy.counts.unanswered == unanswered > 0
-    assert budget.spent_queries == QUERIES + unanswered <= budget.capacity()
+    # On a busy machine a clean reply can outlast the 0.6 s timeout too: it was sent,
+    # got no reply in time, and is counted like the injected ones.
+    assert stormy.counts.unanswered >= unanswered > 0
+    sent = sum(n for _, n, fault in requests if fault not in ("429_retry_after", "429", "503"))
+    assert budget.spent_queries == QUERIES + stormy.counts.unanswered == sent
+    assert budget.spent_queries <= budget.capacity()
     assert stormy.counts.attempts > calm.counts.attempts
 
 

@@ -77,8 +77,10 @@ def test_the_budget_counts_every_request_that_was_sent(cloud, served_endpoint, f
     refused = sum(fault in REFUSED for fault in sent)
     assert len(scores) == 8 and audit.counts.billed == 8
     assert set(plan.injected) == set(UNANSWERED + REFUSED)  # every kind happened
-    assert audit.counts.unanswered == without_reply == sum(plan.injected[k] for k in UNANSWERED)
-    assert budget.spent_queries == 8 + without_reply == len(sent) - refused
+    assert without_reply == sum(plan.injected[k] for k in UNANSWERED)
+    # A clean reply slowed past the timeout by a busy machine is unanswered too.
+    assert audit.counts.unanswered >= without_reply
+    assert budget.spent_queries == 8 + audit.counts.unanswered == len(sent) - refused
 
 
 def test_a_budget_stops_resending_unanswered_requests(cloud, served_endpoint, faults, tmp_path):
