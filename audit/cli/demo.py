@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
 
 def _verdict_table(result) -> Table:
     table = Table(
-        title=f"isotope demo: label {result.label!r}, α = {result.alpha}, p = {result.fraction}"
+        title=f"isotope demo: label {result.label!r}, α = {result.alpha}, p = {result.fraction}, "
+        f"{result.decoys} decoy surrogates"
     )
     table.add_column("")
     for side in result.sides:
@@ -68,10 +69,14 @@ def demo_command(
         None, "--label", help="The label to mark (default: triangle)."
     ),
     epochs: int = typer.Option(30, "--epochs", min=1, help="Training epochs per model."),
+    decoys: int = typer.Option(
+        3, "--decoys", min=0, max=20, help="Decoy surrogates the audits use (0: none)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Mark images, train a model with and one without them, serve both, audit both.
+    """Mark images, train a model with and one without them, serve both, audit both
+    (sharpened by decoy surrogates, as `isotope surrogate train` makes them).
 
     `isotope demo faces` runs the face-collection demo instead.
     """
@@ -81,7 +86,7 @@ def demo_command(
 
     work = workdir or Path(tempfile.mkdtemp(prefix="isotope-demo-"))
     log = None if as_json else (lambda line: stderr.print(f"• {line}", highlight=False))
-    config = DemoConfig(label=label, epochs=epochs, device=device)
+    config = DemoConfig(label=label, epochs=epochs, decoys=decoys, device=device)
     with guarded(as_json), epoch_bar(not as_json) as bar:
         result = run_demo(work, data=data, config=config, log=log, on_epoch=bar)
     note = gpu_note(result)

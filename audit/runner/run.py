@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audit.queries.provider_oracle import ProviderOracle
 from audit.queries.vocabulary import resolve_vocabulary
@@ -35,6 +36,9 @@ from providers.classifier import Classifier
 from providers.query import QueryImage
 from providers.rate_limit import RateLimiter
 from providers.retry import RetryPolicy
+
+if TYPE_CHECKING:  # loading surrogates needs torch; most audits never do
+    from audit.surrogates.models import SurrogateSet
 
 
 def plan_audit(request: AuditRequest) -> AuditPlan:
@@ -152,6 +156,7 @@ def run_probability_audit(
     retry: RetryPolicy | None = None,
     limiter: RateLimiter | None = None,
     store: MarkStore | None = None,
+    surrogate: SurrogateSet | None = None,
 ) -> AuditOutcome:
     """Audit ``classifier`` for ``mark`` on ``label`` with a ``probability`` method.
 
@@ -169,5 +174,6 @@ def run_probability_audit(
         retry=retry,
         limiter=limiter,
         store=store,
+        surrogate=surrogate,
     )
     return run_audit(request, workspace=workspace, report_dir=report_dir, progress=progress)

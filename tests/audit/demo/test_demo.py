@@ -54,8 +54,10 @@ def test_demo_pipeline_reduced(tmp_path: Path) -> None:
         assert outcome.result.verdict in (Verdict.DETECTED, Verdict.NOT_DETECTED)
         assert 0.0 <= outcome.result.p_value <= 1.0
         assert outcome.counts.billed == (1 + 9) * 8
+        assert outcome.to_json()["surrogate"]  # adjusted by the demo's decoy surrogates
         report = json.loads((outcome.report.folder / "report.json").read_text())
         assert report  # written to disk
         assert side.training.model_path.is_file()
     summary = result.to_json()
-    assert set(summary["models"]) == {"isotope", "control"}
+    assert set(summary["models"]) == {"isotope", "control"} and summary["decoys"] == 3
+    assert len(list((work / "surrogates").glob("decoy-*.pt"))) == 3
