@@ -95,7 +95,9 @@ def faces_command(
         verifiers.default_method("faces"), "--method", help=_METHOD_HELP
     ),
     level: float | None = typer.Option(None, "--level", help="Level of the test (0.01)."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed choosing the photos searched."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, max=2**63 - 1, help="Seed choosing the photos searched."
+    ),
     budget_queries: int | None = BudgetQueriesOption,
     budget_usd: float | None = BudgetUsdOption,
     prices: Path | None = PricesOption,

@@ -73,7 +73,9 @@ def faces_distinguish_command(
     level: float = typer.Option(
         DEFAULT_LEVEL, "--level", help="Family-wise error over the marks (Holm)."
     ),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Seed choosing the photos."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, max=2**63 - 1, help="Seed choosing the photos."
+    ),
     budget_queries: int | None = BudgetQueriesOption,
     budget_usd: float | None = BudgetUsdOption,
     prices: Path | None = PricesOption,
