@@ -22,10 +22,18 @@ from typing import Protocol, runtime_checkable
 from providers.errors import PermanentError
 from providers.query import QueryImage
 
+FACE_COUNT_SEP = "#faces="
+
 
 def model_identity(collection_id: str, face_model_version: str, face_count: int) -> str:
     """The identity of a collection's model: ``C@face-model-V#faces=N``."""
-    return f"{collection_id}@face-model-{face_model_version}#faces={face_count}"
+    return f"{collection_id}@face-model-{face_model_version}{FACE_COUNT_SEP}{face_count}"
+
+
+def without_face_count(identity: str) -> str:
+    """``C@face-model-V``: a collection's identity with its face count left out (what
+    stays the same while others enroll or delete faces)."""
+    return identity.split(FACE_COUNT_SEP, 1)[0]
 
 
 class CollectionNotFoundError(PermanentError):

@@ -57,6 +57,13 @@ if TYPE_CHECKING:
 FaceMethod = StrEnum(  # type: ignore[misc]
     "FaceMethod", {name: name for name in verifiers.methods("faces")}
 )
+LiveOption = typer.Option(
+    False,
+    "--live",
+    help="The collection keeps changing (others enroll or delete faces): go on across "
+    "face-count changes, stop only if the face model changes; the p-value is called "
+    "approximate when the count changed. Calibrated test only.",
+)
 _METHOD_HELP = "; ".join(
     f"{s.name}: {s.summary}" for s in verifiers.METHODS if s.command == "faces"
 )
@@ -98,6 +105,7 @@ def faces_command(
     seed: int | None = typer.Option(
         None, "--seed", min=0, max=2**63 - 1, help="Seed choosing the photos searched."
     ),
+    live: bool = LiveOption,
     budget_queries: int | None = BudgetQueriesOption,
     budget_usd: float | None = BudgetUsdOption,
     prices: Path | None = PricesOption,
@@ -135,6 +143,7 @@ def faces_command(
             ),
             max_faces=max_faces,
             threshold=threshold,
+            live=live,
         )
         prepared = prepare(request)
         if dry_run:
@@ -162,6 +171,7 @@ def face_request(
     budget: Budget,
     max_faces: int,
     threshold: float,
+    live: bool = False,
 ) -> FaceAuditRequest:
     """The audit of ``mark``'s posted copies: probes from the store's newest marking of
     it, or from ``probes`` posted at ``alpha``."""
@@ -191,6 +201,7 @@ def face_request(
         max_faces=max_faces,
         threshold=threshold,
         limiter=limiter,
+        live=live,
     )
 
 

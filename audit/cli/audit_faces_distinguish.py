@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from audit.cli.audit_faces import FaceMethod, face_request
+from audit.cli.audit_faces import FaceMethod, LiveOption, face_request
 from audit.cli.common import (
     EndpointUrlOption,
     JsonOption,
@@ -76,6 +76,7 @@ def faces_distinguish_command(
     seed: int | None = typer.Option(
         None, "--seed", min=0, max=2**63 - 1, help="Seed choosing the photos."
     ),
+    live: bool = LiveOption,
     budget_queries: int | None = BudgetQueriesOption,
     budget_usd: float | None = BudgetUsdOption,
     prices: Path | None = PricesOption,
@@ -120,6 +121,7 @@ def faces_distinguish_command(
                 budget=budget,  # one budget for every mark's searches
                 max_faces=max_faces,
                 threshold=threshold,
+                live=live,
             )
             for name in marks
         }

@@ -46,8 +46,9 @@ class FaceMatchOracle:
     ``exchangeable`` is the claim that, if the collection holds no copy carrying the
     true mark, the true mark is exchangeable with the externals: they are fresh draws
     of its family and one collection state answers every search (the searcher stops
-    the audit when a reply names another). ``floor`` is the search threshold
-    (the value of a search with no match). Each distinct search is sent once; the
+    the audit when a reply names another, unless it audits a live collection). ``floor``
+    is the search threshold (the value of a search with no match). Each distinct search
+    is sent once, in an order drawn by ``order`` (a fresh generator by default); the
     outcomes stay available for the report (``outcome``).
     """
 
@@ -62,6 +63,7 @@ class FaceMatchOracle:
         *,
         exchangeable: bool,
         floor: float,
+        order: np.random.Generator | None = None,
     ) -> None:
         if not marks:
             raise ValueError("a face oracle needs the true mark")
@@ -75,6 +77,8 @@ class FaceMatchOracle:
         self.n_images = len(self.probes)
         self.n_external = len(self.marks) - 1
         self._outcomes: dict[tuple[int, int], SearchOutcome] = {}
+        # Draws the search order only (replies are keyed, so results do not depend on it).
+        self._order = order if order is not None else np.random.default_rng()
 
     def _image(self, mark: int, index: int) -> QueryImage:
         chosen = None if mark == CLEAN else self.marks[mark]
@@ -92,6 +96,9 @@ class FaceMatchOracle:
                 raise IndexError(f"probe index {image} is not 0..{self.n_images - 1}")
         pairs = [(mark, b) for mark in mark_list for b in image_list]
         wanted = list(dict.fromkeys(pair for pair in pairs if pair not in self._outcomes))
+        # A random order: should the collection change while these searches go out,
+        # the change reaches the true mark's searches no more than any external's.
+        wanted = [wanted[i] for i in self._order.permutation(len(wanted))]
         # In chunks: a probe of a 12-megapixel photo is several MB once encoded.
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start : start + CHUNK]

@@ -69,6 +69,11 @@ def prepare(request: FaceAuditRequest) -> PreparedFaceAudit:
     ``BudgetTooSmallError`` when the budget cannot pay for the first step.
     """
     _check_search(request)
+    if request.live and request.verifier.name == "sequential":
+        raise AuditInputError(
+            "--live needs the calibrated test: the sequential test searches your mark first, "
+            "so a collection that changes during the audit would treat it unlike the externals"
+        )
     probes, unreadable = readable(request.probes.probes)
     if not probes:
         raise AuditInputError("none of the probe originals can be read")

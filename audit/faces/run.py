@@ -2,8 +2,9 @@
 
 Bad input raises ``audit.errors`` types before anything is sent; provider failures
 raise ``providers.errors.ProviderError`` (``ModelChangedError`` when the collection
-changes during the audit); a budget that runs out mid-way gives an inconclusive
-outcome whose ``exit_code`` is ``ExitCode.BUDGET``.
+changes during the audit, or with ``live`` when its face model does); a budget that
+runs out mid-way gives an inconclusive outcome whose ``exit_code`` is
+``ExitCode.BUDGET``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from audit.faces.oracle import POSTED_COPY, FaceMatchOracle
 from audit.faces.outcome import FaceAuditOutcome
 from audit.faces.plan import FaceAuditPlan, PreparedFaceAudit, prepare
 from audit.faces.report import default_report_dir, report_document, write_face_report
-from audit.faces.request import FaceAuditRequest
+from audit.faces.request import LIVE_REASON, FaceAuditRequest
 from audit.faces.searcher import LedgeredFaceSearch
 from audit.spending.ledger import Ledger
 from audit.spending.model_pin import TOLD, ModelPin
@@ -77,6 +78,7 @@ def run_face_audit(
             retry=request.retry,
             limiter=limiter,
             progress=progress,
+            live=request.live,
         )
         oracle = FaceMatchOracle(
             searcher,
@@ -92,6 +94,12 @@ def run_face_audit(
     if not result.exact and prepared.exchangeable_reason:
         result.exact_reason = f"{prepared.exchangeable_reason}; {result.exact_reason}"
     notes = list(prepared.notes)
+    if len(searcher.states) > 1:
+        states = ", ".join(sorted(searcher.states))
+        result.exact = False
+        result.calibration = f"{result.calibration} (approximate: the collection changed)"
+        result.exact_reason = LIVE_REASON.format(states=states)
+        notes.append(f"the collection changed during the audit: {states}")
     if info.face_count == 0:
         notes.append(f"collection {info.collection_id!r} holds no faces")
     used = [int(i) for i in result.details.get("images", [])]

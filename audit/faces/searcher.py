@@ -32,7 +32,7 @@ from audit.spending.ledger import (
 )
 from audit.spending.model_pin import changed_message
 from providers.errors import ModelChangedError
-from providers.face_collection import FaceCollection, SearchOutcome
+from providers.face_collection import FaceCollection, SearchOutcome, without_face_count
 from providers.query import QueryImage
 from providers.rate_limit import RateLimiter
 from providers.retry import RetryPolicy
@@ -48,7 +48,11 @@ class LedgeredFaceSearch:
     added to or deleted from the collection during the audit) is recorded under its
     own model's key, and ``ModelChangedError`` stops the audit rather than mix two
     collection states into one verdict; run it again to audit the collection as it is
-    now. ``progress(n)`` hears of every n searches answered.
+    now. With ``live`` (a collection others keep enrolling into) only a change of the
+    face model itself stops it: searches are keyed and compared without the face
+    count, and ``states`` lists every collection state that answered, so the caller
+    can say the comparison spanned several. ``progress(n)`` hears of every n searches
+    answered.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class LedgeredFaceSearch:
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         progress: Callable[[int], None] | None = None,
+        live: bool = False,
     ) -> None:
         self.collection = collection
         self.ledger = ledger
@@ -76,6 +81,8 @@ class LedgeredFaceSearch:
         self.provider = collection.provider
         self.target = collection.target
         self.counts = QueryCounts()
+        self.live = live
+        self.states: set[str] = set()  # the identities of every reply used
         self._lock = threading.Lock()
 
     @property
@@ -88,6 +95,9 @@ class LedgeredFaceSearch:
             "threshold": self.threshold,
         }
 
+    def _pinned_part(self, model: str) -> str:
+        return without_face_count(model) if self.live else model
+
     def key(self, image: QueryImage, model: str | None = None) -> str:
         """The ledger key of searching ``image`` (on the pinned model by default)."""
         return query_key(
@@ -95,7 +105,7 @@ class LedgeredFaceSearch:
             self.target,
             image.digest,
             self.parameters,
-            model=self.model if model is None else model,
+            model=self._pinned_part(self.model if model is None else model),
         )
 
     def search_many(self, images: Sequence[QueryImage]) -> list[SearchOutcome]:
@@ -117,6 +127,8 @@ class LedgeredFaceSearch:
             self.progress(len(images) - len(misses))
         if misses:
             found.update(self._fetch(list(misses.items())))
+        with self._lock:
+            self.states.update(outcome.model for outcome in found.values())
         return [found[key] for key in keys]
 
     def _stored(self, reply: dict) -> SearchOutcome:
@@ -197,7 +209,7 @@ class LedgeredFaceSearch:
             self.counts.cost_usd += price
         if self.progress is not None:
             self.progress(1)
-        if outcome.model != self.model:
+        if self._pinned_part(outcome.model) != self._pinned_part(self.model):
             raise ModelChangedError(
                 changed_message(self.provider, self.target, self.model, outcome.model),
                 provider=self.provider,

@@ -178,6 +178,8 @@ def test_exit_codes(scene) -> None:
     assert code == 3 and out["verdict"] == "inconclusive" and out["queries"]["billed"] <= 10
     code, out, _ = audit_faces(scene, "--budget-queries", "10")  # one step of 30 cannot fit
     assert code == 2 and "budget" in out["error"]
+    code, out, _ = audit_faces(scene, "--live", "--method", "sequential", ws="live")
+    assert code == 2 and "--live needs the calibrated test" in out["error"]
     code, out, err = audit_faces(scene, "--seed", "-5", ws="seeded")
     assert code == 2 and out["kind"] == "bad_input" and "--seed" in out["error"], err
 

@@ -153,3 +153,42 @@ def test_a_collection_changed_mid_audit_stops_the_audit(
         run_face_audit(
             _request(person, auditing), workspace=tmp_path / "ws", progress=someone_enrolls
         )
+
+
+def test_a_live_collection_goes_on_across_new_faces_and_says_approximate(
+    person, strangers, build, connect, tmp_path
+) -> None:
+    copies = build([*strangers, *person.posted_files()])  # its own: this test changes it
+    auditing = connect(copies.collection_id, identity_max_age_s=0.0)
+    changer = connect(copies.collection_id)
+    extra = QueryImage(Path(strangers[1]).read_bytes(), "image/png")
+    changed: list = []
+
+    def someone_enrolls(_n: int) -> None:
+        if not changed:
+            changed.append(changer.enroll([extra], ["newcomer"]))
+
+    request = _request(person, auditing)
+    request.live = True
+    outcome = run_face_audit(request, workspace=tmp_path / "ws", progress=someone_enrolls)
+    assert changed and outcome.counts.billed == 30
+    assert outcome.result.verdict is Verdict.DETECTED  # the copies are still there
+    assert not outcome.result.exact and "approximate" in outcome.result.calibration
+    assert "changed during the audit" in outcome.result.exact_reason
+    assert any("#faces=" in note for note in outcome.notes)
+    summary = outcome.report.summary.read_text()
+    assert "approximate" in summary
+    # Resumed on the grown collection: every search from the ledger, nothing paid twice.
+    again = _request(person, connect(copies.collection_id))
+    again.live = True
+    resumed = run_face_audit(again, workspace=tmp_path / "ws")
+    assert resumed.counts.billed == 0 and resumed.counts.cached == 30
+
+
+def test_a_live_audit_refuses_the_sequential_test(person, copies, tmp_path) -> None:
+    from audit.errors import AuditInputError
+
+    request = _request(person, copies, method="sequential")
+    request.live = True
+    with pytest.raises(AuditInputError, match="--live needs the calibrated test"):
+        run_face_audit(request, workspace=tmp_path / "ws")

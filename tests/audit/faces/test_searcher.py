@@ -110,6 +110,24 @@ def test_a_changed_collection_stops_the_search(tmp_path, fake_collection) -> Non
     assert pinned_now.counts.cached == 1 and fake_collection.searches == 1
 
 
+def test_a_live_search_goes_on_across_face_count_changes_but_not_a_new_face_model(
+    tmp_path, fake_collection
+) -> None:
+    ledger = Ledger.in_workspace(tmp_path)
+    searcher = _searcher(fake_collection, ledger, live=True)
+    searcher.search_many(_images("a"))
+    fake_collection.enroll(_images("someone new"), ["x"])  # the face count changes
+    searcher.search_many(_images("b"))
+    assert len(searcher.states) == 2 and fake_collection.searches == 2
+    # Keyed without the face count: a rerun on the grown collection pays for nothing.
+    rerun = _searcher(fake_collection, ledger, live=True)
+    rerun.search_many(_images("a", "b"))
+    assert rerun.counts.cached == 2 and len(rerun.states) == 2
+    fake_collection.version = "v2"  # a new face model: replies are not comparable
+    with pytest.raises(ModelChangedError):
+        searcher.search_many(_images("c"))
+
+
 def test_a_damaged_stored_reply_is_a_typed_error_naming_the_ledger(tmp_path, fake_collection):
     import sqlite3
 
