@@ -29,6 +29,7 @@ from providers.faces_local.service import RekognitionService
 from providers.faces_local.store import FaceStore
 from providers.http.background_server import BackgroundServer
 from providers.http.body_limit import BodyLimit, Refusal
+from providers.http.head_deadline import HeadDeadlineProtocol
 
 DEFAULT_PORT = 8090
 # Image.Bytes of 5 MB is 7 MB as base64, plus the JSON around it.
@@ -149,7 +150,15 @@ def serve(
             host,
         )
     app = create_app(create_service(Path(data_dir), workers=workers))
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+        http=HeadDeadlineProtocol,
+    )
 
 
 class FaceServer(BackgroundServer):

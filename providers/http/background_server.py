@@ -15,18 +15,36 @@ from typing import Self
 import uvicorn
 from starlette.types import ASGIApp
 
+from providers.http.head_deadline import HEAD_TIMEOUT_S, with_head_timeout
+
 
 class BackgroundServer:
-    """uvicorn serving ``app`` in a thread; a context manager. ``base_url`` is its URL."""
+    """uvicorn serving ``app`` in a thread; a context manager. ``base_url`` is its URL.
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    Request heads must arrive within ``head_timeout_s`` (``providers.http.head_deadline``).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        head_timeout_s: float = HEAD_TIMEOUT_S,
+    ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host = host
         self.port = self._sock.getsockname()[1]
         self.app = app
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            http=with_head_timeout(head_timeout_s),
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True

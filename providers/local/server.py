@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 
 from providers.http.background_server import BackgroundServer
 from providers.http.body_limit import BodyLimit
+from providers.http.head_deadline import HeadDeadlineProtocol
 from providers.local.batcher import MicroBatcher
 from providers.local.bind import check_host
 from providers.local.google_error import google_error
@@ -248,7 +249,15 @@ def serve(model_path: Path, *, host: str = "127.0.0.1", port: int = 8080, **opti
     """
     check_host(host)
     app = create_app(model_path, **options)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+        http=HeadDeadlineProtocol,
+    )
 
 
 def serve_in_background(model_path: Path, **options) -> BackgroundServer:
