@@ -406,8 +406,13 @@ class LocalClassifier:
         try:
             return response.json()
         except ValueError as exc:
-            raise BadReplyError(
-                f"{url}: reply is not JSON", provider=PROVIDER, operation=operation
+            # Answered, with a body garbled or cut short on the way: as for Vertex and
+            # Azure, no reply to use (the call may have been paid for); asked again, a
+            # sound server sends a whole one.
+            raise UnansweredError(
+                f"{url}: HTTP 200 with a body that is not JSON",
+                provider=PROVIDER,
+                operation=operation,
             ) from exc
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
-from providers.errors import BadReplyError, PermanentError, TransientError
+from providers.errors import BadReplyError, PermanentError, TransientError, UnansweredError
 from providers.http.background_server import BackgroundServer
 from providers.local.client import LocalClassifier, RedirectRefusedError
 from providers.query import QueryImage
@@ -182,3 +182,21 @@ def test_odd_confidences_are_a_bad_reply(prediction: dict, problem: str) -> None
         with pytest.raises(BadReplyError, match="prediction 0") as caught:
             client.classify(QUERY)
         assert problem in str(caught.value)
+
+
+def test_a_body_that_is_not_json_is_unanswered_and_asked_again() -> None:
+    app = FastAPI()
+    calls: list[int] = []
+
+    @app.post(PREDICT)
+    def predict():
+        calls.append(1)
+        if len(calls) == 1:  # the first reply arrives garbled
+            return PlainTextResponse('{"predictions": [{"displayNa')
+        return JSONResponse({"predictions": [{"displayNames": ["a"], "confidences": [1.0]}]})
+
+    with BackgroundServer(app) as fake:
+        client = LocalClassifier(fake.base_url)
+        with pytest.raises(UnansweredError, match="not JSON"):
+            client.classify(QUERY)
+        assert dict(client.classify(QUERY)[0].values) == {"a": 1.0}

@@ -23,6 +23,7 @@ from providers.errors import (
     PermanentError,
     RateLimitedError,
     TransientError,
+    UnansweredError,
 )
 from providers.http.background_server import BackgroundServer
 from providers.local.batcher import MicroBatcher
@@ -250,7 +251,7 @@ def _fake(status: int, body: str, headers: dict | None = None) -> FastAPI:
         (429, "slow down", {"Retry-After": "7"}, RateLimitedError, 7.0),
         (503, "busy", None, TransientError, None),
         (404, "no endpoint", None, PermanentError, None),
-        (200, "{not json", None, BadReplyError, None),
+        (200, "{not json", None, UnansweredError, None),  # garbled on the way: asked again
         (200, '{"predictions": []}', None, BadReplyError, None),
     ],
 )
