@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -29,7 +28,7 @@ from providers.faces_local.service import RekognitionService
 from providers.faces_local.store import FaceStore
 from providers.http.background_server import BackgroundServer
 from providers.http.body_limit import BodyLimit, Refusal
-from providers.http.head_deadline import HeadDeadlineProtocol
+from providers.http.foreground import serve_forever
 
 DEFAULT_PORT = 8090
 # Image.Bytes of 5 MB is 7 MB as base64, plus the JSON around it.
@@ -150,15 +149,7 @@ def serve(
             host,
         )
     app = create_app(create_service(Path(data_dir), workers=workers))
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,
-        lifespan="on",
-        http=HeadDeadlineProtocol,
-    )
+    serve_forever(app, host=host, port=port)
 
 
 class FaceServer(BackgroundServer):

@@ -28,14 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from providers.http.background_server import BackgroundServer
 from providers.http.body_limit import BodyLimit
-from providers.http.head_deadline import HeadDeadlineProtocol
+from providers.http.foreground import serve_forever
 from providers.local.batcher import MicroBatcher
 from providers.local.bind import check_host
 from providers.local.google_error import google_error
@@ -249,15 +248,7 @@ def serve(model_path: Path, *, host: str = "127.0.0.1", port: int = 8080, **opti
     """
     check_host(host)
     app = create_app(model_path, **options)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,
-        lifespan="on",
-        http=HeadDeadlineProtocol,
-    )
+    serve_forever(app, host=host, port=port)
 
 
 def serve_in_background(model_path: Path, **options) -> BackgroundServer:
